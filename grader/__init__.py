@@ -1,0 +1,3 @@
+"""grader: an autograder and submission checker for deep-learning courses."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,46 @@
+"""Printing results to the terminal (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.results import Status, SubmissionResult
+
+console = Console()
+err_console = Console(stderr=True)
+
+STYLE = {
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.WARN: "yellow",
+    Status.ERROR: "magenta",
+    Status.MANUAL: "blue",
+    Status.SKIPPED: "dim",
+}
+
+
+def print_result(result: SubmissionResult) -> None:
+    if result.error:
+        console.print(f"[bold red]Could not be graded:[/] {result.error}", markup=True)
+        return
+    table = Table(
+        title=f"{result.title or result.assignment} - {result.student}", title_justify="left"
+    )
+    table.add_column("Check")
+    table.add_column("Status")
+    table.add_column("Points", justify="right")
+    table.add_column("Message", overflow="fold")
+    for check in result.checks:
+        name = check.title or check.id
+        if not check.required:
+            name += " (optional)"
+        table.add_row(
+            name,
+            f"[{STYLE[check.status]}]{check.status.value}[/]",
+            f"{check.points:g}/{check.max_points:g}",
+            check.message,
+        )
+    console.print(table)
+    late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
+    console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")

@@ -1,0 +1,207 @@
+"""Fetching a student's repository into a mirror cache and checking out pinned commits.
+
+Cloning is hostile input: hooks never run, submodules are never fetched, LFS filters never
+run, and symlinks that leave the work tree are removed and reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+
+from grader.pinning import CommitInfo
+
+# every git call: no hooks, no prompts for credentials, no system/global config surprises
+SAFE_CONFIG = [
+    "-c", "core.hooksPath=/dev/null",
+    "-c", "core.symlinks=true",
+    "-c", "core.fsmonitor=false",
+    "-c", "submodule.recurse=false",
+    "-c", "filter.lfs.smudge=",
+    "-c", "filter.lfs.process=",
+    "-c", "filter.lfs.required=false",
+    "-c", "protocol.ext.allow=never",
+]  # fmt: skip
+GIT_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ASKPASS": "/bin/true",
+    "SSH_ASKPASS": "/bin/true",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_LFS_SKIP_SMUDGE": "1",
+}
+LOG_FORMAT = "%H%x1f%P%x1f%aI%x1f%cI%x1f%s"
+
+
+class FetchError(Exception):
+    """A repository that cannot be fetched or pinned; becomes a failed result."""
+
+
+def _git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
+    runner = git.Git(str(cwd) if cwd else None)
+    full_env = {**GIT_ENV, **(env or {})}
+    try:
+        return runner.execute(
+            ["git", *SAFE_CONFIG, *args], env=full_env, strip_newline_in_stdout=True
+        )
+    except git.GitCommandError as exc:
+        raise FetchError(_explain(exc)) from None
+
+
+def _explain(exc: git.GitCommandError) -> str:
+    stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+    lowered = stderr.lower()
+    if any(
+        s in lowered
+        for s in ("not found", "does not appear to be a git repository", "could not read")
+    ):
+        return f"repository not found or not accessible (private?): {stderr.splitlines()[-1]}"
+    if "authentication" in lowered or "terminal prompts disabled" in lowered:
+        return "repository needs credentials (private repository?)"
+    last = stderr.splitlines()[-1] if stderr else str(exc)
+    return f"git failed: {last}"
+
+
+def normalize_url(repo: str) -> str:
+    """A local path becomes an absolute path; URLs stay as they are."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", repo) or re.match(r"^[\w.-]+@[\w.-]+:", repo):
+        return repo
+    path = Path(repo).expanduser()
+    if not path.exists():
+        raise FetchError(f"repository not found: {repo} (no such path)")
+    return str(path.resolve())
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def mirror(repo: str, cache_dir: str | Path) -> Path:
+    """Bring the mirror of ``repo`` up to date (clone once, then fetch what is new)."""
+    url = normalize_url(repo)
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
+    target = Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+    with _locked(target):
+        if (target / "HEAD").exists():
+            _git("fetch", "--prune", "--no-recurse-submodules", "origin", cwd=target)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
+            try:
+                _git(
+                    "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
+                    "--template=", url, str(tmp / "m.git"),
+                )  # fmt: skip
+                os.replace(tmp / "m.git", target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def default_branch(mirror_dir: Path) -> str | None:
+    try:
+        ref = _git("symbolic-ref", "HEAD", cwd=mirror_dir)
+    except FetchError:
+        return None
+    return ref.removeprefix("refs/heads/")
+
+
+def branches(mirror_dir: Path) -> list[str]:
+    out = _git("for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir)
+    return [line for line in out.splitlines() if line]
+
+
+def _parse_log(text: str) -> list[CommitInfo]:
+    commits = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        sha, parents, authored, committed, subject = line.split("\x1f", 4)
+        commits.append(
+            CommitInfo(
+                sha=sha,
+                parents=tuple(parents.split()),
+                authored_at=datetime.fromisoformat(authored),
+                committed_at=datetime.fromisoformat(committed),
+                subject=subject,
+            )
+        )
+    return commits
+
+
+@dataclass
+class History:
+    branch: str
+    first_parent: list[CommitInfo]  # tip to root
+    by_sha: dict[str, CommitInfo] = field(default_factory=dict)
+
+    @property
+    def tip(self) -> CommitInfo:
+        return self.first_parent[0]
+
+
+def read_history(mirror_dir: Path, branch: str | None) -> History:
+    """The first-parent line of ``branch`` (default branch when None) and every commit."""
+    available = branches(mirror_dir)
+    if not available:
+        raise FetchError("the repository is empty (no branches, no commits)")
+    chosen = branch or default_branch(mirror_dir) or available[0]
+    if chosen not in available:
+        raise FetchError(f"branch {chosen!r} not found; the repository has: {', '.join(available)}")
+    ref = f"refs/heads/{chosen}"
+    first = _parse_log(_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
+    every = _parse_log(_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
+    return History(chosen, first, {c.sha: c for c in every})
+
+
+def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:
+    """Write the tree of ``sha`` into ``dest`` (no .git). Returns symlinks removed because
+    they point outside the tree (as 'path -> target')."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
+        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
+        _git(
+            "--work-tree", str(dest), "checkout-index", "--all", "--force", cwd=mirror_dir, env=env
+        )
+    return remove_escaping_symlinks(dest)
+
+
+def remove_escaping_symlinks(root: Path) -> list[str]:
+    root = root.resolve()
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            path = Path(dirpath) / name
+            if not path.is_symlink():
+                continue
+            target = os.readlink(path)
+            resolved = (path.parent / target).resolve()
+            if resolved != root and root not in resolved.parents:
+                path.unlink()
+                removed.append(f"{path.relative_to(root)} -> {target}")
+    return sorted(removed)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

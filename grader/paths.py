@@ -1,0 +1,50 @@
+"""Where bundled assignments and templates live: inside the wheel or in the source tree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SOURCE_ROOT = PACKAGE_DIR.parent
+
+
+def data_dir(name: str) -> Path:
+    """``templates`` or ``assignments``: the wheel's copy, else the checkout's."""
+    packaged = PACKAGE_DIR / "_data" / name
+    return packaged if packaged.is_dir() else SOURCE_ROOT / name
+
+
+def cache_dir() -> Path:
+    """Mirrors and other caches: $GRADER_CACHE, else $XDG_CACHE_HOME/grader, else ~/.cache."""
+    if os.environ.get("GRADER_CACHE"):
+        return Path(os.environ["GRADER_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "grader"
+
+
+def bundled_specs() -> dict[str, Path]:
+    """Bundled assignment ids ('bme-vitmav45-2020/hw3-temperature' and 'hw3-temperature')."""
+    found: dict[str, Path] = {}
+    root = data_dir("assignments")
+    for path in sorted(root.glob("*/*.yaml")):
+        found[f"{path.parent.name}/{path.stem}"] = path
+    short: dict[str, list[Path]] = {}
+    for path in list(found.values()):
+        short.setdefault(path.stem, []).append(path)
+    for stem, paths in short.items():
+        if len(paths) == 1:
+            found.setdefault(stem, paths[0])
+    return found
+
+
+def resolve_spec(ref: str) -> Path:
+    """A spec path, or a bundled id. Raises FileNotFoundError with what exists."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    specs = bundled_specs()
+    if ref in specs:
+        return specs[ref]
+    known = ", ".join(k for k in specs if "/" in k) or "none"
+    raise FileNotFoundError(f"{ref}: no such spec file or bundled assignment (bundled: {known})")

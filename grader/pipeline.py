@@ -1,0 +1,153 @@
+"""The one pipeline behind every front door: spec -> submission -> checks -> result.
+
+The Python API mirrors the CLI: ``load_assignment``, ``grade`` (instructor, pinned),
+``self_check`` (student working tree) and ``write_outputs``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader import __version__
+from grader.checks.base import CheckContext
+from grader.checks.registry import REGISTRY, args_models
+from grader.fetch import FetchError
+from grader.paths import cache_dir as default_cache_dir
+from grader.paths import resolve_spec
+from grader.results import CheckOutcome, CheckResult, Status, SubmissionResult, write_result
+from grader.scoring import late_fraction, points_for
+from grader.spec import AssignmentSpec, CheckSpec, SpecError, SpecProblem, load_spec
+from grader.submission import Submission, fetch_submission, worktree_submission
+
+
+def load_assignment(ref: str | Path) -> AssignmentSpec:
+    """A spec path or bundled id, fully validated (check arguments included)."""
+    try:
+        path = resolve_spec(str(ref))
+    except FileNotFoundError as exc:
+        raise SpecError([SpecProblem(str(ref), None, "", str(exc).split(": ", 1)[-1])]) from None
+    return load_spec(path, args_models())
+
+
+def run_check(
+    spec: AssignmentSpec, check: CheckSpec, submission: Submission, cache: dict
+) -> CheckResult:
+    """Run one check; any exception inside it becomes an `error` result, never a crash."""
+    snapshot = submission.snapshot_for(check.milestone)
+    cls = REGISTRY[check.check]
+    if (
+        check.milestone
+        and check.milestone not in submission.milestones
+        and submission.mode == "pinned"
+    ):
+        reason = submission.pin.milestones.get(check.milestone, {}).get("error", "not pinned")
+        outcome = CheckOutcome(
+            Status.FAIL, f"nothing to grade for milestone {check.milestone}: {reason}"
+        )
+    else:
+        ctx = CheckContext(
+            spec=spec, check=check, workdir=snapshot.workdir, student=submission.student,
+            repo=submission.repo, commit=snapshot.commit, committed_at=snapshot.committed_at,
+            deadline=snapshot.deadline, pin=submission.pin, mode=submission.mode, cache=cache,
+        )  # fmt: skip
+        try:
+            outcome = cls().run(ctx, cls.Args.model_validate(check.args))
+        except Exception as exc:  # a bug or a hostile file must not stop the batch
+            last = traceback.extract_tb(exc.__traceback__)[-1]
+            outcome = CheckOutcome(
+                Status.ERROR,
+                f"the check could not finish: {type(exc).__name__}: {exc}",
+                facts={"where": f"{Path(last.filename).name}:{last.lineno}"},
+            )
+    points, max_points = points_for(outcome, check.points)
+    return CheckResult(
+        id=check.key, status=outcome.status, points=points, max_points=max_points,
+        message=outcome.message, evidence=outcome.evidence, facts=outcome.facts,
+        check=check.check, title=check.title or cls.title, explanation=check.explanation,
+        required=check.required, milestone=check.milestone, commit=snapshot.commit,
+    )  # fmt: skip
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _result(spec: AssignmentSpec, student: str, repo: str, deadline: datetime) -> SubmissionResult:
+    return SubmissionResult(
+        assignment=spec.id, student=student, repo=repo, deadline=deadline.isoformat(),
+        title=spec.title, course=spec.course, max_score=spec.max_points,
+        grader_version=__version__, graded_at=_now(),
+    )  # fmt: skip
+
+
+def evaluate(spec: AssignmentSpec, submission: Submission) -> SubmissionResult:
+    """Run every check of the spec on a submission and score it."""
+    result = _result(spec, submission.student, submission.repo, submission.main.deadline)
+    result.commit = submission.main.commit
+    result.committed_at = (
+        submission.main.committed_at.isoformat() if submission.main.committed_at else None
+    )
+    result.pin = submission.pin
+    cache: dict = {}
+    result.checks = [run_check(spec, check, submission, cache) for check in spec.checks]
+    raw = sum(c.points for c in result.checks)
+    result.max_score = sum(c.max_points for c in result.checks)
+    if submission.mode == "pinned":
+        lost = late_fraction(spec.late, submission.main.committed_at, submission.main.deadline)
+        result.late_penalty = round(raw * lost, 4)
+    result.score = round(raw - result.late_penalty, 4)
+    return result
+
+
+def grade(
+    spec: AssignmentSpec,
+    repo: str,
+    student: str,
+    work_dir: Path,
+    cache_dir: Path | None = None,
+    deadline: datetime | None = None,
+    now: datetime | None = None,
+) -> SubmissionResult:
+    """Instructor grading of one submission pinned at its deadline. Never raises for a bad
+    submission: a repo that cannot be fetched or pinned is a result with ``error`` set."""
+    student = student.strip()
+    effective = deadline or spec.deadline_for(student)
+    try:
+        submission = fetch_submission(
+            spec,
+            repo,
+            student,
+            work_dir,
+            cache_dir or default_cache_dir(),
+            deadline=effective,
+            now=now,
+        )
+    except FetchError as exc:
+        result = _result(spec, student, repo, effective)
+        result.error = str(exc)
+        return result
+    except Exception as exc:  # an unexpected failure is still one student's result
+        result = _result(spec, student, repo, effective)
+        result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
+        return result
+    return evaluate(spec, submission)
+
+
+def self_check(spec: AssignmentSpec, path: Path, student: str = "self-check") -> SubmissionResult:
+    """The student's own working tree, uncommitted work included."""
+    return evaluate(spec, worktree_submission(spec, path, student))
+
+
+def write_outputs(
+    result: SubmissionResult, spec: AssignmentSpec, out_dir: Path
+) -> tuple[Path, Path]:
+    """Write ``result.json`` and ``report.html`` into ``out_dir``."""
+    from grader.report import render_report  # rendering is the report layer's job
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = write_result(result, out_dir / "result.json")
+    html_path = out_dir / "report.html"
+    html_path.write_text(render_report(result, spec), encoding="utf-8")
+    return json_path, html_path

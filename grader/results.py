@@ -1,0 +1,163 @@
+"""Results as plain data, serialised to the versioned ``result.json`` (schema 1).
+
+This module imports nothing of the project. Rendering lives in ``grader.report``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    WARN = "warn"
+    ERROR = "error"
+    MANUAL = "manual"
+    SKIPPED = "skipped"
+
+    @property
+    def blocking(self) -> bool:
+        """A required check in this state makes the self-check exit non-zero."""
+        return self in (Status.FAIL, Status.ERROR)
+
+
+@dataclass
+class Evidence:
+    path: str = ""
+    verdict: str = ""
+    detail: str = ""
+    line: int | None = None
+
+
+@dataclass
+class CheckOutcome:
+    """What a check returns; the pipeline turns it into a CheckResult with points.
+
+    ``fraction`` is the share of the check's points earned (0..1); when None it follows
+    from the status (pass and warn earn all, everything else none).
+    """
+
+    status: Status
+    message: str
+    evidence: list[Evidence] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    fraction: float | None = None
+
+
+@dataclass
+class CheckResult:
+    id: str
+    status: Status
+    points: float
+    max_points: float
+    message: str
+    evidence: list[Evidence] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    check: str = ""
+    title: str = ""
+    explanation: str = ""
+    required: bool = True
+    milestone: str | None = None
+    commit: str | None = None
+
+
+@dataclass
+class Anomaly:
+    sha: str
+    kind: str
+    detail: str
+
+
+@dataclass
+class PinInfo:
+    branch: str | None = None
+    tip: str | None = None
+    commits_after_deadline: int = 0
+    first_after: str | None = None
+    last_after: str | None = None
+    commits_before_deadline: int = 0
+    anomalies: list[Anomaly] = field(default_factory=list)
+    symlinks_outside: list[str] = field(default_factory=list)
+    uncommitted: list[str] = field(default_factory=list)
+    mode: str = "pinned"  # "pinned" (instructor) or "worktree" (self-check)
+    milestones: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class SubmissionResult:
+    assignment: str
+    student: str
+    repo: str
+    deadline: str
+    commit: str | None = None
+    committed_at: str | None = None
+    pin: PinInfo = field(default_factory=PinInfo)
+    checks: list[CheckResult] = field(default_factory=list)
+    score: float = 0.0
+    max_score: float = 0.0
+    late_penalty: float = 0.0
+    error: str | None = None
+    grader_version: str = ""
+    graded_at: str = ""
+    title: str = ""
+    course: str = ""
+    schema: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        ordered = {"schema": data.pop("schema")}
+        ordered.update(data)
+        return ordered
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        schema = data.get("schema")
+        if schema != SCHEMA_VERSION:
+            raise ValueError(f"result.json schema {schema!r} is not supported (expected 1)")
+        data = dict(data)
+        pin = dict(data.pop("pin", {}) or {})
+        pin["anomalies"] = [Anomaly(**a) for a in pin.get("anomalies", [])]
+        checks = []
+        for raw in data.pop("checks", []):
+            raw = dict(raw)
+            raw["status"] = Status(raw["status"])
+            raw["evidence"] = [Evidence(**e) for e in raw.get("evidence", [])]
+            checks.append(CheckResult(**raw))
+        known = {f for f in cls.__dataclass_fields__}
+        extra = {k: v for k, v in data.items() if k in known}
+        return cls(pin=PinInfo(**pin), checks=checks, **extra)
+
+    @property
+    def required_ok(self) -> bool:
+        if self.error:
+            return False
+        return not any(c.required and c.status.blocking for c in self.checks)
+
+
+def write_result(result: SubmissionResult, path: str | Path) -> Path:
+    """Write result.json atomically (a crash never leaves half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".result-", suffix=".json")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(result.to_json())
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_result(path: str | Path) -> SubmissionResult:
+    return SubmissionResult.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))

@@ -1,0 +1,355 @@
+"""Assignment specs: YAML files loaded into frozen, validated pydantic models.
+
+This module imports nothing of the project. Check argument models are injected by the
+caller (``load_spec(path, args_models=...)``) so that every problem in a spec, including
+one inside a check's ``args``, is reported at once with its file, YAML line and key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NEPTUN_RE = re.compile(r"^[A-Z0-9]{6}$")
+ID_RE = r"^[a-z0-9][a-z0-9_.-]*$"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def parse_local_datetime(value: str | datetime | date, zone: str) -> datetime:
+    """Parse a deadline written as local time ('2020-10-27 23:59') in an IANA zone.
+
+    A value that carries its own UTC offset keeps it. A bare date means 23:59:59 that day.
+    """
+    tz = ZoneInfo(zone)
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime.combine(value, time(23, 59, 59))
+    else:
+        text = str(value).strip().replace("T", " ")
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not a date-time; write it as 'YYYY-MM-DD HH:MM' (local time)"
+            ) from exc
+        if len(text) == 10:
+            parsed = datetime.combine(parsed.date(), time(23, 59, 59))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed
+
+
+class Deliverable(Frozen):
+    """A file (or set of files) the submission must contain."""
+
+    glob: str | list[str] = Field(
+        description="glob(s), relative to the repo root; any match counts"
+    )
+    description: str = Field(description="what this is, in words the student reads")
+    case_sensitive: bool = False
+    min_count: int = Field(1, ge=0)
+
+    @property
+    def globs(self) -> list[str]:
+        return [self.glob] if isinstance(self.glob, str) else list(self.glob)
+
+
+class Milestone(Frozen):
+    id: str = Field(pattern=ID_RE)
+    title: str
+    deadline: str | datetime | date
+    description: str = ""
+
+
+class LateMode(StrEnum):
+    NONE = "none"  # pin at the deadline; later commits are ignored (and reported)
+    ZERO = "zero"  # grade the latest commit; any lateness scores zero
+    PERCENT = "percent"  # grade the latest commit; lose `percent` per started unit
+
+
+class LatePolicy(Frozen):
+    mode: LateMode = LateMode.NONE
+    unit: Literal["hour", "day"] = "day"
+    percent: float = Field(0.0, ge=0, le=100, description="percent lost per started unit")
+    cap: float = Field(100.0, ge=0, le=100, description="at most this percent is lost")
+    cutoff: str | datetime | None = Field(
+        None, description="no commit after this local time is accepted at all"
+    )
+
+    @model_validator(mode="after")
+    def _percent_needs_value(self) -> LatePolicy:
+        if self.mode == LateMode.PERCENT and self.percent <= 0:
+            raise ValueError("late.mode 'percent' needs late.percent > 0")
+        return self
+
+
+class PinPolicy(Frozen):
+    backdated: Literal["exclude", "include"] = Field(
+        "exclude",
+        description=(
+            "a commit dated before the deadline that sits on top of a commit dated after it "
+            "is a backdated commit: 'exclude' pins below the first late commit, 'include' "
+            "trusts the dates"
+        ),
+    )
+    author_committer_gap_days: float = Field(2.0, gt=0)
+
+
+class LanguageRequirement(Frozen):
+    language: str = Field("en", description="ISO 639-1 code the prose must be in")
+    min_share: float = Field(0.7, gt=0, le=1)
+
+
+class CheckSpec(Frozen):
+    check: str = Field(description="the registered check type, e.g. 'files'")
+    id: str | None = Field(None, pattern=ID_RE, description="unique id; defaults to `check`")
+    title: str | None = None
+    explanation: str = Field("", description="what earns the points, in plain words")
+    points: float = Field(0.0, ge=0)
+    required: bool = True
+    milestone: str | None = Field(None, description="grade at this milestone's pinned commit")
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.id or self.check
+
+
+class AssignmentSpec(Frozen):
+    id: str = Field(pattern=ID_RE)
+    title: str
+    course: str
+    description: str = ""
+    deadline: str | datetime | date
+    timezone: str = "Europe/Budapest"
+    milestones: list[Milestone] = Field(default_factory=list)
+    branch: str | None = Field(None, description="branch to grade; the default branch if unset")
+    deliverables: list[Deliverable] = Field(default_factory=list)
+    language: LanguageRequirement = LanguageRequirement()
+    checks: list[CheckSpec] = Field(min_length=1)
+    late: LatePolicy = LatePolicy()
+    pin: PinPolicy = PinPolicy()
+    extensions: dict[str, str | datetime] = Field(
+        default_factory=dict, description="Neptun code -> new local deadline"
+    )
+    repo_url_pattern: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone_exists(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Budapest')") from exc
+        return value
+
+    @field_validator("extensions")
+    @classmethod
+    def _neptun_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not NEPTUN_RE.match(str(key).upper()):
+                raise ValueError(f"{key!r} is not a Neptun code (six letters or digits)")
+        return {str(k).upper(): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AssignmentSpec:
+        parse_local_datetime(self.deadline, self.timezone)
+        for milestone in self.milestones:
+            parse_local_datetime(milestone.deadline, self.timezone)
+        for value in self.extensions.values():
+            parse_local_datetime(value, self.timezone)
+        if self.late.cutoff is not None:
+            parse_local_datetime(self.late.cutoff, self.timezone)
+        keys = [c.key for c in self.checks]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"check ids must be unique; repeated: {', '.join(dupes)} (set `id`)")
+        milestone_ids = {m.id for m in self.milestones}
+        for check in self.checks:
+            if check.milestone is not None and check.milestone not in milestone_ids:
+                raise ValueError(
+                    f"check {check.key!r} names milestone {check.milestone!r}, "
+                    f"which is not among milestones: {sorted(milestone_ids) or 'none'}"
+                )
+        return self
+
+    # ---- derived values -------------------------------------------------------------
+    @property
+    def deadline_at(self) -> datetime:
+        return parse_local_datetime(self.deadline, self.timezone)
+
+    def deadline_for(self, student: str | None = None) -> datetime:
+        """The deadline that applies to one student (an extension replaces the default)."""
+        if student and student.upper() in self.extensions:
+            return parse_local_datetime(self.extensions[student.upper()], self.timezone)
+        return self.deadline_at
+
+    def milestone_deadline(self, milestone_id: str) -> datetime:
+        for milestone in self.milestones:
+            if milestone.id == milestone_id:
+                return parse_local_datetime(milestone.deadline, self.timezone)
+        raise KeyError(milestone_id)
+
+    @property
+    def cutoff_at(self) -> datetime | None:
+        if self.late.cutoff is None:
+            return None
+        return parse_local_datetime(self.late.cutoff, self.timezone)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+# ---- loading with file:line:key errors --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where} {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[SpecProblem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def _line_map(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map each key path (('checks', 2, 'args', 'patterns')) to its 1-based YAML line."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, key_node.value)
+            out[child] = key_node.start_mark.line + 1
+            _line_map(value_node, child, out)
+            out[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _line_map(item, (*path, index), out)
+    return out
+
+
+def _format_loc(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int | None:
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+# pydantic puts union branch names into error locations; they mean nothing to a spec author
+_UNION_TAGS = {"str", "datetime", "date", "list[str]", "function-after", "int", "float"}
+
+
+def _problems(
+    exc: ValidationError, file: str, lines: dict, prefix: tuple = ()
+) -> list[SpecProblem]:
+    seen: set[tuple[str, str]] = set()
+    problems = []
+    for err in exc.errors():
+        loc = prefix + tuple(p for p in err["loc"] if p not in _UNION_TAGS)
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see `grader validate --help`)"
+        ident = (_format_loc(loc), message)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        problems.append(SpecProblem(file, _line_for(lines, loc), _format_loc(loc), message))
+    return problems
+
+
+def parse_spec_text(
+    text: str, file: str, args_models: Mapping[str, type[BaseModel]] | None = None
+) -> AssignmentSpec:
+    """Validate spec YAML text. Raises SpecError listing every problem."""
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise SpecError([SpecProblem(file, line, "", f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([SpecProblem(file, 1, "", "a spec must be a YAML mapping (key: value)")])
+    lines = _line_map(node) if node is not None else {}
+    problems: list[SpecProblem] = []
+    spec: AssignmentSpec | None = None
+    try:
+        spec = AssignmentSpec.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, file, lines))
+    if args_models is not None and isinstance(data.get("checks"), list):
+        for index, check in enumerate(data["checks"]):
+            if not isinstance(check, dict) or not isinstance(check.get("check"), str):
+                continue
+            model = args_models.get(check["check"])
+            loc = ("checks", index)
+            if model is None:
+                known = ", ".join(sorted(args_models))
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _line_for(lines, (*loc, "check")),
+                        _format_loc((*loc, "check")),
+                        f"unknown check {check['check']!r}; known: {known}",
+                    )
+                )
+                continue
+            try:
+                model.model_validate(check.get("args") or {})
+            except ValidationError as exc:
+                problems.extend(_problems(exc, file, lines, (*loc, "args")))
+    if problems:
+        raise SpecError(problems)
+    assert spec is not None
+    return spec
+
+
+def load_spec(
+    path: str | Path, args_models: Mapping[str, type[BaseModel]] | None = None
+) -> AssignmentSpec:
+    """Load and validate one spec file. Raises SpecError naming file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([SpecProblem(str(path), None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(str(path), None, "", f"cannot read: {exc}")]) from None
+    return parse_spec_text(text, str(path), args_models)

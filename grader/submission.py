@@ -1,0 +1,155 @@
+"""A submission: one student's (or team's) repo pinned to a commit, or a working tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from grader import fetch
+from grader.fetch import FetchError
+from grader.pinning import PinDecision, find_anomalies, pin_commit
+from grader.results import PinInfo
+from grader.spec import AssignmentSpec, LateMode
+
+
+@dataclass
+class Snapshot:
+    """The files of one pinned commit, checked out."""
+
+    workdir: Path
+    commit: str | None
+    committed_at: datetime | None
+    deadline: datetime
+
+
+@dataclass
+class Submission:
+    student: str
+    repo: str
+    main: Snapshot
+    pin: PinInfo
+    mode: str = "pinned"
+    milestones: dict[str, Snapshot] = field(default_factory=dict)
+
+    def snapshot_for(self, milestone: str | None) -> Snapshot:
+        return self.milestones.get(milestone, self.main) if milestone else self.main
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _decide(spec: AssignmentSpec, history: fetch.History, deadline: datetime) -> PinDecision:
+    """Pin at the deadline, or (late policies that accept late work) at the tip/cutoff."""
+    if spec.late.mode == LateMode.NONE:
+        return pin_commit(history.first_parent, deadline, spec.pin.backdated)
+    limit = spec.cutoff_at or datetime.max.replace(tzinfo=UTC)
+    decision = pin_commit(history.first_parent, limit, spec.pin.backdated)
+    # late work is graded (with a penalty): report every first-parent commit after the deadline
+    decision.after = [c for c in history.first_parent if c.committed_at > deadline]
+    return decision
+
+
+def fetch_submission(
+    spec: AssignmentSpec,
+    repo: str,
+    student: str,
+    work_dir: Path,
+    cache_dir: Path,
+    deadline: datetime | None = None,
+    now: datetime | None = None,
+) -> Submission:
+    """Mirror the repo, pin it at the deadline (and at each milestone), check out the files.
+
+    Raises FetchError for a repo that cannot be graded (missing, empty, no branch, nothing
+    before the deadline); the pipeline turns that into a failed result.
+    """
+    deadline = deadline or spec.deadline_for(student)
+    now = now or fetch.now_utc()
+    mirror_dir = fetch.mirror(repo, cache_dir)
+    history = fetch.read_history(mirror_dir, spec.branch)
+    decision = _decide(spec, history, deadline)
+    pin = PinInfo(
+        branch=history.branch,
+        tip=history.tip.sha,
+        commits_after_deadline=len(decision.after),
+        first_after=_iso(decision.first_after),
+        last_after=_iso(decision.last_after),
+        commits_before_deadline=decision.before_count,
+        anomalies=find_anomalies(
+            history.first_parent, history.by_sha, deadline, now, spec.pin.author_committer_gap_days
+        ),
+    )
+    if decision.commit is None:
+        raise FetchError(decision.reason + f" (deadline {deadline.isoformat()})")
+    main = Snapshot(
+        work_dir / "checkout", decision.commit.sha, decision.commit.committed_at, deadline
+    )
+    pin.symlinks_outside = fetch.checkout(mirror_dir, main.commit, main.workdir)
+    submission = Submission(student, repo, main, pin)
+    for milestone in spec.milestones:
+        m_deadline = spec.milestone_deadline(milestone.id)
+        m_decision = pin_commit(history.first_parent, m_deadline, spec.pin.backdated)
+        info = {
+            "deadline": m_deadline.isoformat(),
+            "commit": None,
+            "committed_at": None,
+            "commits_after_deadline": len(m_decision.after),
+        }
+        if m_decision.commit is None:
+            info["error"] = m_decision.reason
+        else:
+            snap = Snapshot(
+                work_dir / f"checkout-{milestone.id}",
+                m_decision.commit.sha,
+                m_decision.commit.committed_at,
+                m_deadline,
+            )
+            removed = fetch.checkout(mirror_dir, snap.commit, snap.workdir)
+            pin.symlinks_outside = sorted(set(pin.symlinks_outside) | set(removed))
+            submission.milestones[milestone.id] = snap
+            info.update(commit=snap.commit, committed_at=_iso(snap.committed_at))
+        pin.milestones[milestone.id] = info
+    return submission
+
+
+def worktree_submission(
+    spec: AssignmentSpec, path: Path, student: str = "self-check"
+) -> Submission:
+    """A student's working tree as it is, uncommitted work included; no pinning.
+
+    The pin info says what the instructor's pinned run would see differently.
+    """
+    path = path.resolve()
+    deadline = spec.deadline_for(student)
+    pin = PinInfo(mode="worktree")
+    commit = committed_at = None
+    if (path / ".git").exists():
+        try:
+            status = fetch._git("status", "--porcelain", "--untracked-files=all", cwd=path)
+            pin.uncommitted = [
+                line[3:] for line in status.splitlines() if line.strip() and ".grader/" not in line
+            ]
+            history = fetch.read_history(path, None)
+            pin.branch = history.branch
+            pin.tip = history.tip.sha
+            commit, committed_at = history.tip.sha, history.tip.committed_at
+            decision = pin_commit(history.first_parent, deadline, spec.pin.backdated)
+            pin.commits_before_deadline = decision.before_count
+            pin.commits_after_deadline = len(decision.after)
+            pin.first_after = _iso(decision.first_after)
+            pin.last_after = _iso(decision.last_after)
+            pin.anomalies = find_anomalies(
+                history.first_parent,
+                history.by_sha,
+                deadline,
+                fetch.now_utc(),
+                spec.pin.author_committer_gap_days,
+            )
+        except FetchError as exc:
+            pin.uncommitted = pin.uncommitted or []
+            pin.anomalies = []
+            pin.branch = f"(not readable: {exc})"
+    main = Snapshot(path, commit, committed_at, deadline)
+    return Submission(student, str(path), main, pin, mode="worktree")

