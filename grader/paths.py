@@ -48,3 +48,16 @@ def resolve_spec(ref: str) -> Path:
         return specs[ref]
     known = ", ".join(k for k in specs if "/" in k) or "none"
     raise FileNotFoundError(f"{ref}: no such spec file or bundled assignment (bundled: {known})")
+
+
+def instructor_dir() -> Path | None:
+    """Instructor-only material: reference solutions, observed values, hidden data.
+
+    $GRADER_INSTRUCTOR_DIR, else the source checkout's ``reference_solutions/``. Never in the
+    wheel, so a student's self-check finds none and reports such items as pending.
+    """
+    if os.environ.get("GRADER_INSTRUCTOR_DIR"):
+        path = Path(os.environ["GRADER_INSTRUCTOR_DIR"])
+        return path if path.is_dir() else None
+    local = SOURCE_ROOT / "reference_solutions"
+    return local if local.is_dir() and not (PACKAGE_DIR / "_data").is_dir() else None

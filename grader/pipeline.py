@@ -32,7 +32,11 @@ def load_assignment(ref: str | Path) -> AssignmentSpec:
 
 
 def run_check(
-    spec: AssignmentSpec, check: CheckSpec, submission: Submission, cache: dict
+    spec: AssignmentSpec,
+    check: CheckSpec,
+    submission: Submission,
+    cache: dict,
+    previous: list[CheckResult] | None = None,
 ) -> CheckResult:
     """Run one check; any exception inside it becomes an `error` result, never a crash."""
     snapshot = submission.snapshot_for(check.milestone)
@@ -51,6 +55,7 @@ def run_check(
             spec=spec, check=check, workdir=snapshot.workdir, student=submission.student,
             repo=submission.repo, commit=snapshot.commit, committed_at=snapshot.committed_at,
             deadline=snapshot.deadline, pin=submission.pin, mode=submission.mode, cache=cache,
+            previous=list(previous or []),
         )  # fmt: skip
         try:
             outcome = cls().run(ctx, cls.Args.model_validate(check.args))
@@ -91,7 +96,8 @@ def evaluate(spec: AssignmentSpec, submission: Submission) -> SubmissionResult:
     )
     result.pin = submission.pin
     cache: dict = {}
-    result.checks = [run_check(spec, check, submission, cache) for check in spec.checks]
+    for check in spec.checks:  # in spec order; a check may read the results before it
+        result.checks.append(run_check(spec, check, submission, cache, result.checks))
     raw = sum(c.points for c in result.checks)
     result.max_score = sum(c.max_points for c in result.checks)
     if submission.mode == "pinned":

@@ -13,11 +13,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 NEPTUN_RE = re.compile(r"^[A-Z0-9]{6}$")
 ID_RE = r"^[a-z0-9][a-z0-9_.-]*$"
@@ -52,6 +60,16 @@ def parse_local_datetime(value: str | datetime | date, zone: str) -> datetime:
     return parsed
 
 
+def _check_datetime(value: Any) -> Any:
+    """Validate the format early so the error points at the key, whatever else is wrong."""
+    if value is not None:
+        parse_local_datetime(value, "UTC")
+    return value
+
+
+LocalDateTime = Annotated[str | datetime | date, AfterValidator(_check_datetime)]
+
+
 class Deliverable(Frozen):
     """A file (or set of files) the submission must contain."""
 
@@ -70,7 +88,7 @@ class Deliverable(Frozen):
 class Milestone(Frozen):
     id: str = Field(pattern=ID_RE)
     title: str
-    deadline: str | datetime | date
+    deadline: LocalDateTime
     description: str = ""
 
 
@@ -85,7 +103,7 @@ class LatePolicy(Frozen):
     unit: Literal["hour", "day"] = "day"
     percent: float = Field(0.0, ge=0, le=100, description="percent lost per started unit")
     cap: float = Field(100.0, ge=0, le=100, description="at most this percent is lost")
-    cutoff: str | datetime | None = Field(
+    cutoff: LocalDateTime | None = Field(
         None, description="no commit after this local time is accepted at all"
     )
 
@@ -113,6 +131,23 @@ class LanguageRequirement(Frozen):
     min_share: float = Field(0.7, gt=0, le=1)
 
 
+class SimilaritySpec(Frozen):
+    """Cross-submission similarity (shown in the class overview; never a penalty)."""
+
+    enabled: bool = True
+    threshold: float = Field(
+        0.6, ge=0, le=1, description="a pair is listed when either side shares this fraction"
+    )
+    include: list[str] = Field(
+        default_factory=lambda: ["**/*.py", "**/*.ipynb"],
+        description="globs of the files compared; notebooks are compared by their code cells",
+    )
+    boilerplate: list[str] = Field(
+        default_factory=list,
+        description="starter code and reference solution paths, relative to the instructor dir",
+    )
+
+
 class CheckSpec(Frozen):
     check: str = Field(description="the registered check type, e.g. 'files'")
     id: str | None = Field(None, pattern=ID_RE, description="unique id; defaults to `check`")
@@ -133,7 +168,7 @@ class AssignmentSpec(Frozen):
     title: str
     course: str
     description: str = ""
-    deadline: str | datetime | date
+    deadline: LocalDateTime
     timezone: str = "Europe/Budapest"
     milestones: list[Milestone] = Field(default_factory=list)
     branch: str | None = Field(None, description="branch to grade; the default branch if unset")
@@ -142,10 +177,11 @@ class AssignmentSpec(Frozen):
     checks: list[CheckSpec] = Field(min_length=1)
     late: LatePolicy = LatePolicy()
     pin: PinPolicy = PinPolicy()
-    extensions: dict[str, str | datetime] = Field(
+    extensions: dict[str, LocalDateTime] = Field(
         default_factory=dict, description="Neptun code -> new local deadline"
     )
     repo_url_pattern: str | None = None
+    similarity: SimilaritySpec = SimilaritySpec()
 
     @field_validator("timezone")
     @classmethod

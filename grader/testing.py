@@ -1,8 +1,8 @@
 """Building real git repositories with dated commits, for tests, demos and benchmarks.
 
-    root = build_file_tree(tmp / "s1", {"README.md": "# Hi", "train.py": "print(1)"})
-    git_save(root, "first", date="2020-10-20T12:00:00+02:00")
-    bare = make_bare(root)   # a local 'remote' to grade from
+root = build_file_tree(tmp / "s1", {"README.md": "# Hi", "train.py": "print(1)"})
+git_save(root, "first", date="2020-10-20T12:00:00+02:00")
+bare = make_bare(root)   # a local 'remote' to grade from
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from wcmatch import glob as wglob
 
-from grader.results import CheckOutcome, PinInfo
+from grader.results import CheckOutcome, CheckResult, PinInfo
 from grader.spec import AssignmentSpec, CheckSpec
 
 # never part of a submission's content, whatever the student committed or left around
@@ -46,6 +46,7 @@ class CheckContext:
     pin: PinInfo
     mode: str = "pinned"  # "pinned" or "worktree"
     cache: dict[str, Any] = field(default_factory=dict)  # shared by the checks of a submission
+    previous: list[CheckResult] = field(default_factory=list)  # results of the checks before
 
     def files(self) -> list[str]:
         """Every file of the submission, as POSIX paths relative to the work dir, sorted."""

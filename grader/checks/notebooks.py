@@ -53,10 +53,11 @@ class NotebooksCheck(Check):
 
     def run(self, ctx: CheckContext, args: NotebooksArgs) -> CheckOutcome:
         paths = ctx.glob(args.include)
+        if not paths and args.min_notebooks == 0:
+            return CheckOutcome(Status.SKIPPED, "no notebooks in the submission (none required)")
         if len(paths) < args.min_notebooks:
             return CheckOutcome(
-                Status.FAIL if args.min_notebooks else Status.SKIPPED,
-                f"{len(paths)} notebook(s) found, {args.min_notebooks} expected",
+                Status.FAIL, f"{len(paths)} notebook(s) found, {args.min_notebooks} expected"
             )
         evidence, facts, bad = [], [], 0
         for path in paths:

@@ -8,7 +8,7 @@ from rich.table import Table
 from grader.results import Status, SubmissionResult
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (file:line key)
 
 STYLE = {
     Status.PASS: "green",

@@ -1,0 +1,212 @@
+"""Build example student repositories with dated commits and grade them (``make demo``).
+
+    python examples/make_examples.py --out demo-out            # build, grade, print reports
+    python examples/make_examples.py --out demo-out --no-grade # only build the repos
+
+Every repo is a real git repository (a bare 'remote' under OUT/repos/) whose commit dates
+sit before or after the deadline as each story needs. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+
+from grader.testing import build_file_tree, git_save, make_bare
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# ---- hw3: Budapest temperature forecast -------------------------------------------------
+
+README_EN = """\
+# Budapest temperature forecast
+
+This repository predicts the daily mean temperature in Budapest one day, one week and one
+month ahead with a small feed-forward neural network written in PyTorch.
+
+## How to run
+
+Install the requirements and run the training script. It reads the committed training
+data, trains the network and writes the three predictions to a separate file.
+
+```bash
+pip install -r requirements.txt
+python train.py --data training_data.csv --out predictions.csv
+```
+
+## Files
+
+The training data is stored in the training data file. The predictions for the three
+target dates are stored in the predictions file, one row per date, in degrees Celsius.
+"""
+
+README_HU = """\
+# Budapesti hőmérséklet előrejelzés
+
+Ez a projekt a budapesti napi középhőmérsékletet jósolja meg egy nappal, egy héttel és
+egy hónappal előre, egy egyszerű előrecsatolt neurális hálóval.
+
+## Futtatás
+
+Telepítsd a szükséges csomagokat, majd futtasd a tanító szkriptet. A szkript beolvassa a
+tanító adatokat, megtanítja a hálót, és külön fájlba írja a három előrejelzést.
+
+```bash
+python train.py
+```
+"""
+
+TRAIN_PY = '''\
+"""Train a feed-forward network on daily Budapest temperatures and predict three days."""
+
+import argparse
+import csv
+
+
+def load_series(path):
+    """Read the daily mean temperatures from a CSV file with a date and a value column."""
+    with open(path, newline="") as handle:
+        return [float(row["mean_celsius"]) for row in csv.DictReader(handle)]
+
+
+def main():
+    # Parse the command line so that the data file and the output can be chosen freely.
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default="training_data.csv")
+    parser.add_argument("--out", default="predictions.csv")
+    args = parser.parse_args()
+    series = load_series(args.data)
+    # The network itself is defined in model.py; here we only report the data size.
+    print(f"loaded {len(series)} days of training data")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def training_csv(last: date = date(2020, 10, 27), days: int = 400) -> str:
+    rows = ["date,mean_celsius"]
+    for offset in range(days, -1, -1):
+        day = last - timedelta(days=offset)
+        value = 11.5 - 11.0 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 20) / 365.25)
+        rows.append(f"{day.isoformat()},{value:.1f}")
+    return "\n".join(rows) + "\n"
+
+
+PREDICTIONS = "date,predicted_celsius\n2020-10-28,9.8\n2020-11-03,8.1\n2020-11-24,3.4\n"
+
+
+def hw3_files(readme: str = README_EN) -> dict[str, str]:
+    return {
+        "README.md": readme,
+        "train.py": TRAIN_PY,
+        "requirements.txt": "torch\n",
+        "training_data.csv": training_csv(),
+        "predictions.csv": PREDICTIONS,
+    }
+
+
+def story_complete(repo: Path) -> None:
+    git_save(repo, "Add training data", date="2020-10-20T18:00:00+02:00",
+             files={"training_data.csv": training_csv()})  # fmt: skip
+    git_save(repo, "Model, README and predictions", date="2020-10-27T21:30:00+01:00",
+             files=hw3_files())  # fmt: skip
+
+
+def story_late(repo: Path) -> None:
+    git_save(repo, "First version", date="2020-10-26T20:00:00+01:00", files=hw3_files())
+    git_save(repo, "Improve the README after the deadline", date="2020-10-28T09:15:00+01:00",
+             files={"README.md": README_EN + "\nUpdated after the deadline.\n"})  # fmt: skip
+    git_save(repo, "Tweak predictions", date="2020-10-29T10:00:00+01:00",
+             files={"predictions.csv": PREDICTIONS.replace("9.8", "10.2")})  # fmt: skip
+
+
+def story_hungarian(repo: Path) -> None:
+    git_save(repo, "Beadandó", date="2020-10-27T22:00:00+01:00", files=hw3_files(README_HU))
+
+
+def story_missing(repo: Path) -> None:
+    files = hw3_files()
+    del files["predictions.csv"], files["training_data.csv"]
+    git_save(repo, "Only the code", date="2020-10-25T12:00:00+01:00", files=files)
+
+
+def story_backdated(repo: Path) -> None:
+    files = hw3_files()
+    git_save(repo, "Start", date="2020-10-24T12:00:00+02:00",
+             files={"README.md": README_EN, "train.py": TRAIN_PY})  # fmt: skip
+    git_save(repo, "Data and predictions", date="2020-10-30T12:00:00+01:00",
+             author_date="2020-10-30T12:00:00+01:00", files=files)  # fmt: skip
+    # re-dated to look on time, but it sits on top of a commit made after the deadline
+    git_save(repo, "Fix typo", date="2020-10-27T23:00:00+01:00",
+             files={"README.md": README_EN.replace("freely", "freely.")})  # fmt: skip
+
+
+# (student id, story, what it shows)
+HW3_STORIES: list[tuple[str, Callable[[Path], None], str]] = [
+    ("AAA111", story_complete, "complete and on time"),
+    ("BBB222", story_late, "on time first, then commits after the deadline"),
+    ("CCC333", story_hungarian, "README in Hungarian"),
+    ("DDD444", story_missing, "training data and predictions missing"),
+    ("EEE555", story_backdated, "a backdated commit on top of a late one"),
+]
+
+EXAMPLES: dict[str, list[tuple[str, Callable[[Path], None], str]]] = {
+    "bme-vitmav45-2020/hw3-temperature": HW3_STORIES,
+}
+
+
+def build(out: Path) -> dict[str, list[tuple[str, Path, str]]]:
+    """Create every example repo; returns assignment -> [(student, bare repo, story)]."""
+    repos_root = out / "repos"
+    if repos_root.exists():
+        shutil.rmtree(repos_root)
+    built: dict[str, list[tuple[str, Path, str]]] = {}
+    for assignment, stories in EXAMPLES.items():
+        for student, story, text in stories:
+            work = repos_root / assignment.replace("/", "__") / student
+            story(build_file_tree(work, {}))
+            bare = make_bare(work)
+            built.setdefault(assignment, []).append((student, bare, text))
+    return built
+
+
+def grade_all(out: Path, built: dict[str, list[tuple[str, Path, str]]]) -> int:
+    from grader import pipeline
+
+    failures = 0
+    for assignment, entries in built.items():
+        spec = pipeline.load_assignment(assignment)
+        print(f"\n{spec.title}  (deadline {spec.deadline_at.isoformat()})")
+        for student, bare, text in entries:
+            target = out / "reports" / spec.id / student
+            result = pipeline.grade(spec, str(bare), student, target, cache_dir=out / "cache")
+            _, html = pipeline.write_outputs(result, spec, target)
+            summary = result.error or f"{result.score:g}/{result.max_score:g} points"
+            failures += bool(result.error)
+            print(f"  {student}  {text:<48} {summary:<22} {html}")
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "demo-out")
+    parser.add_argument("--no-grade", action="store_true", help="only build the repositories")
+    args = parser.parse_args(argv)
+    built = build(args.out)
+    if args.no_grade:
+        print(f"repositories in {args.out / 'repos'}")
+        return 0
+    grade_all(args.out, built)
+    print(f"\nReports: {args.out / 'reports'}/<assignment>/<student>/report.html")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
