@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +29,19 @@ def github_web_url(repo: str) -> str | None:
     return f"https://github.com/{match.group(1)}/{match.group(2)}" if match else None
 
 
+def human_time(value: str | None) -> str:
+    """'2020-10-27T23:59:00+01:00' -> '2020-10-27 23:59 (UTC+01:00)'."""
+    if not value:
+        return ""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return str(value)
+    offset = moment.strftime("%z")
+    zone = f" (UTC{offset[:3]}:{offset[3:]})" if offset else ""
+    return moment.strftime("%Y-%m-%d %H:%M") + (f":{moment:%S}" if moment.second else "") + zone
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -42,6 +56,7 @@ def environment() -> Environment:
     env.filters["facts_json"] = lambda v: json.dumps(
         {k: x for k, x in v.items() if k != "svg"}, indent=2, ensure_ascii=False, default=str
     )
+    env.filters["when"] = human_time
     env.filters["short"] = lambda sha: (sha or "")[:10]
     return env
 
