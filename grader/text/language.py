@@ -12,9 +12,15 @@ How a decision is made:
    tokens (snake_case, camelCase, dotted.names, paths, calls, indexing, assignments) and
    Markdown punctuation;
 3. a unit with fewer than ``MIN_UNIT_WORDS`` words left is not decided; the language of
-   every other unit is detected;
+   every other unit is detected, except that a unit whose best guess is another language
+   with a low score (< ``UNSURE``) and a close runner-up in the required one stays
+   undecided (short technical English is sometimes guessed as Italian, say);
 4. the share of the target language is its words over the words of all decided units.
-   With fewer than ``MIN_WORDS`` decided words there is not enough text to judge.
+   With fewer than ``MIN_WORDS`` decided words there is not enough text to judge. Prose
+   is in another language when the share is below ``min_share`` *and* at least
+   ``MIN_WORDS`` words are in other languages: the lite model is sometimes confidently
+   wrong on one short sentence ("One line per check." reads as Italian), which must not
+   sink a small file.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ MIN_UNIT_WORDS = 3  # shorter units (headings, labels) say little about the lang
 MIN_WORDS = 12  # fewer decided words than this: not enough text to judge
 MAX_UNIT_WORDS = 60  # longer runs without sentence punctuation are cut up
 MAX_EVIDENCE = 3  # offending units kept as evidence
+CANDIDATES = 3  # languages asked of the model per unit
+UNSURE = 0.5  # below this score, a close runner-up in the target language is a doubt
 
 _lock = threading.Lock()
 _detector: Any = None
@@ -58,7 +66,7 @@ def detector() -> Any:
 
 # ---- cleaning --------------------------------------------------------------------------
 
-_URL = re.compile(r"(?:https?|ftp)://\S+|\bwww\.\S+|\S+@\S+\.[A-Za-z]{2,}", re.I)
+MAX_TOKEN = 64  # longer "words" are hashes, blobs or minified code
 _EDGE = "*_~`\"'“”‘’„«»()[]{}<>|#:,;.!?¡¿…-–—•·/\\"
 _CODE_CHARS = re.compile(r"[\d_/\\()\[\]{}=<>@$%^&*+|~`#]|::|->")
 _DOTTED = re.compile(r"[^\W_]\.[^\W\d_]")
@@ -77,12 +85,14 @@ def _is_word(token: str) -> bool:
 
 
 def clean(text: str) -> str:
-    """Only the prose words of ``text``, separated by single spaces."""
-    text = _URL.sub(" ", text)
+    """Only the prose words of ``text``, separated by single spaces.
+
+    URLs and e-mail addresses go with their ``/`` and ``@``; ``www.x.org`` as a dotted name.
+    """
     words = []
     for token in text.split():
         core = token.strip(_EDGE)
-        if _is_word(core):
+        if len(core) <= MAX_TOKEN and _is_word(core):
             words.append(core)
     return " ".join(words)
 
@@ -124,10 +134,44 @@ def split_units(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=32768)
-def detect(cleaned: str) -> tuple[str, float]:
-    """(ISO 639-1 code, score) of already-cleaned text."""
-    best = detector().detect(cleaned, k=1)[0]
-    return str(best["lang"]), float(best["score"])
+def _candidates(cleaned: str) -> tuple[tuple[str, float], ...]:
+    found = detector().detect(cleaned, k=CANDIDATES)
+    return tuple((str(c["lang"]), float(c["score"])) for c in found)
+
+
+def detect(text: str) -> tuple[str, float] | None:
+    """(ISO 639-1 code, score) of the most likely language; None when no words are left."""
+    cleaned = clean(text)
+    return _candidates(cleaned)[0] if cleaned else None
+
+
+def _decide(cleaned: str, target: str) -> tuple[str, float] | None:
+    """The unit's language, or None when it is unsure and the target is a close runner-up."""
+    candidates = _candidates(cleaned)
+    language, score = candidates[0]
+    if language != target and score < UNSURE:
+        runner_up = dict(candidates).get(target, 0.0)
+        if runner_up * 3 >= score:
+            return None
+    return language, score
+
+
+LANGUAGE_NAMES = {
+    "en": "English", "hu": "Hungarian", "de": "German", "fr": "French", "es": "Spanish",
+    "it": "Italian", "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "cs": "Czech",
+    "sk": "Slovak", "ro": "Romanian", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish",
+    "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "ar": "Arabic", "fa": "Persian",
+    "vi": "Vietnamese", "id": "Indonesian", "ms": "Malay", "et": "Estonian", "fi": "Finnish",
+    "sv": "Swedish", "no": "Norwegian", "da": "Danish", "el": "Greek", "sr": "Serbian",
+    "hr": "Croatian", "sl": "Slovenian", "bg": "Bulgarian", "he": "Hebrew", "hi": "Hindi",
+}  # fmt: skip
+
+
+def language_name(code: str | None) -> str:
+    """'Hungarian' for 'hu'; the code itself when it has no name here."""
+    if not code:
+        return "unknown"
+    return LANGUAGE_NAMES.get(code, code)
 
 
 # ---- the decision ----------------------------------------------------------------------
@@ -169,8 +213,8 @@ class LanguageVerdict:
         return max(self.languages, key=self.languages.__getitem__) if self.languages else None
 
 
-def units(passages: Iterable[Passage]) -> list[Unit]:
-    """Every decided unit of the passages, in order."""
+def units(passages: Iterable[Passage], language: str = "en") -> list[Unit]:
+    """Every decided unit of the passages, in order (``language``: the required one)."""
     found = []
     for passage in passages:
         for piece in split_units(passage.text):
@@ -178,8 +222,10 @@ def units(passages: Iterable[Passage]) -> list[Unit]:
             words = cleaned.count(" ") + 1 if cleaned else 0
             if words < MIN_UNIT_WORDS:
                 continue
-            language, score = detect(cleaned)
-            found.append(Unit(" ".join(piece.split()), passage.line, words, language, score))
+            decided = _decide(cleaned, language)
+            if decided is not None:
+                text = " ".join(piece.split())
+                found.append(Unit(text, passage.line, words, decided[0], decided[1]))
     return found
 
 
@@ -190,7 +236,8 @@ def assess(
     min_words: int = MIN_WORDS,
 ) -> LanguageVerdict:
     """Decide whether the passages are (mostly) in ``language`` (an ISO 639-1 code)."""
-    decided = units(passages)
+    language = language.lower()
+    decided = units(passages, language)
     counts: Counter[str] = Counter()
     for unit in decided:
         counts[unit.language] += unit.words
@@ -198,8 +245,8 @@ def assess(
     target = counts.get(language, 0)
     if total < min_words:
         status = NOT_ENOUGH_TEXT
-    elif target / total >= min_share:
-        status = MATCH
+    elif target / total >= min_share or total - target < min_words:
+        status = MATCH  # too few other words: perhaps one short sentence misjudged
     else:
         status = MISMATCH
     offending = [u for u in decided if u.language != language][:MAX_EVIDENCE]

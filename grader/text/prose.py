@@ -11,25 +11,29 @@ that should hold prose but cannot be read (a malformed notebook, a broken PDF) r
 
 from __future__ import annotations
 
-import ast
-import io
 import logging
 import re
-import tokenize
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+
+from grader.text.pysource import python_prose
 
 DEFAULT_MAX_BYTES = 2 * 2**20
 # notebooks and PDFs embed images, so their size says little about their text
 MEDIA_MAX_BYTES = 64 * 2**20
 BINARY_PROBE = 8192
+MAX_LINE = 10_000  # longer lines are cut: no prose needs more, and regexes stay linear
+MAX_LOG_LINE = 1_000
 
 KINDS = {
     ".md": "markdown", ".markdown": "markdown", ".rst": "markdown", ".txt": "markdown",
     ".py": "python", ".ipynb": "notebook", ".log": "log", ".pdf": "pdf",
 }  # fmt: skip
 LOG_FOLDERS = {"logs", "log"}
+_HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def decode(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     text = data.decode("utf-8", errors="replace")
-    high_bytes = sum(1 for byte in data if byte >= 0x80)
+    high_bytes = len(data) - len(data.translate(None, _HIGH_BYTES))
     if text.count("\ufffd") * 4 > high_bytes:  # most high bytes are not UTF-8: legacy text
         return data.decode("cp1250", errors="replace")
     return text
@@ -98,6 +102,8 @@ def extract(
     kind = kind_of(relative or path.name)
     if kind is None:
         raise SkippedFile("not a file type that holds prose")
+    if not path.is_file():
+        raise SkippedFile("not a regular file")
     try:
         if kind == "pdf":
             size = path.stat().st_size
@@ -111,6 +117,18 @@ def extract(
     return EXTRACTORS[kind](text)
 
 
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """Silence a library's logger for a while: the caller reports problems itself."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 # ---- Markdown, reStructuredText, plain text --------------------------------------------
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -118,6 +136,7 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(?:\[[ xX]\]\s+)?")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}(\s+|$)")
 _QUOTE = re.compile(r"^\s{0,3}(?:>\s?)+")
 _RULE = re.compile(r"^\s*([-=*_~^#+`'\".:])(\s*\1){2,}\s*$")
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$")
 _LINK_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*\S+")
 _RST_DIRECTIVE = re.compile(r"^\s*\.\.\s")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -156,6 +175,7 @@ def markdown_passages(text: str) -> list[Passage]:
     fence: str | None = None
     prev_blank, in_indented_code, in_list = True, False, False
     for number, raw in enumerate(text.splitlines(), 1):
+        raw = raw[:MAX_LINE]
         if fence is not None:
             if raw.strip().startswith(fence) and not raw.strip().strip(fence[0]):
                 fence = None
@@ -179,7 +199,7 @@ def markdown_passages(text: str) -> list[Passage]:
             in_list = bool(_LIST_ITEM.match(raw)) or (in_list and not prev_blank)
         prev_blank = False
         line = _QUOTE.sub("", raw)
-        if _RULE.match(line) or _LINK_DEF.match(line) or _RST_DIRECTIVE.match(line):
+        if any(p.match(line) for p in (_RULE, _TABLE_RULE, _LINK_DEF, _RST_DIRECTIVE)):
             flush()
             continue
         stripped = line.strip()
@@ -202,87 +222,10 @@ def markdown_passages(text: str) -> list[Passage]:
 
 # ---- Python ----------------------------------------------------------------------------
 
-_PRAGMA = re.compile(
-    r"^(noqa|type:|fmt:|pragma|pylint:|mypy:|isort:|ruff:|pyright:|-\*-|vim?:|coding[:=])", re.I
-)
-_CODE_HINT = re.compile(r"[(=]|\bimport\b")
-_FALLBACK_COMMENT = re.compile(r"^[^#'\"]*#(.*)$")
-
-
-def _is_code(body: str) -> bool:
-    if not _CODE_HINT.search(body):
-        return False
-    try:
-        ast.parse(body)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
-def _comment_body(token: str) -> str | None:
-    body = token.lstrip("#").strip()
-    if not body or _PRAGMA.match(body) or _is_code(body):
-        return None
-    return body
-
-
-def _comments(source: str) -> list[tuple[int, str, bool]]:
-    """(line, text, whole_line) of each comment; a regex does when tokenize cannot."""
-    found: list[tuple[int, str, bool]] = []
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-            if tok.type == tokenize.COMMENT:
-                row, col = tok.start
-                found.append((row, tok.string, not tok.line[:col].strip()))
-    except (tokenize.TokenError, SyntaxError):
-        found = []
-        for row, line in enumerate(source.splitlines(), 1):
-            match = _FALLBACK_COMMENT.match(line)
-            if match:
-                found.append((row, "#" + match.group(1), not line[: match.start(1) - 1].strip()))
-    return found
-
-
-def _docstrings(source: str) -> list[Passage]:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return []
-    found = []
-    kinds = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-    for node in ast.walk(tree):
-        if isinstance(node, kinds) and node.body:
-            doc = ast.get_docstring(node, clean=True)
-            if doc:
-                lines = [ln for ln in doc.splitlines() if not ln.lstrip().startswith((">>>", "..."))]
-                text = "\n".join(lines).strip()
-                if text:
-                    found.append(Passage(text, node.body[0].lineno))
-    return found
-
 
 def python_passages(source: str) -> list[Passage]:
     """Docstrings and comments (a block of whole-line comments is one passage)."""
-    passages: list[Passage] = []
-    block: list[str] = []
-    start = last = -2
-    for row, token, whole_line in _comments(source):
-        if row == 1 and token.startswith("#!"):
-            continue
-        body = _comment_body(token)
-        if body is None:
-            continue
-        if whole_line and block and row == last + 1:
-            block.append(body)
-        else:
-            if block:
-                passages.append(Passage("\n".join(block), start))
-            block, start = [body], row
-        last = row if whole_line else -2
-    if block:
-        passages.append(Passage("\n".join(block), start))
-    passages.extend(_docstrings(source))
-    return sorted(passages, key=lambda p: p.line or 0)
+    return [Passage(text, line) for line, text in python_prose(source)]
 
 
 # ---- notebooks -------------------------------------------------------------------------
@@ -300,7 +243,8 @@ def notebook_passages(text: str) -> list[Passage]:
     import nbformat  # slow to import; only notebooks need it
 
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        with _quiet("traitlets"):  # nbformat logs invalid notebooks there
+            notebook = nbformat.reads(text, as_version=4)
         cells = [(cell.get("cell_type"), _source(cell)) for cell in notebook.cells]
     except Exception as exc:  # nbformat raises many types for broken JSON/structure
         raise ProseError(f"not a valid notebook: {str(exc)[:200]}") from exc
@@ -337,7 +281,7 @@ def log_passages(text: str, min_words: int = 3) -> list[Passage]:
     """Lines with at least ``min_words`` prose words; metric-only lines and repeats dropped."""
     passages, seen = [], set()
     for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
+        stripped = line[:MAX_LOG_LINE].strip()
         if stripped in seen or prose_words(stripped) < min_words:
             continue
         seen.add(stripped)
@@ -355,21 +299,17 @@ def pdf_text(path: str | Path) -> list[str]:
     """
     from pypdf import PdfReader
 
-    quiet = logging.getLogger("pypdf")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # broken PDFs log a warning per object
     try:
-        reader = PdfReader(str(path))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise ProseError("the PDF is encrypted (password protected)")
-        return [page.extract_text() or "" for page in reader.pages]
+        with _quiet("pypdf"):  # broken PDFs log a warning per object
+            reader = PdfReader(str(path))
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise ProseError("the PDF is encrypted (password protected)")
+            return [page.extract_text() or "" for page in reader.pages]
     except ProseError:
         raise
     except Exception as exc:  # pypdf raises many types for malformed files
         reason = str(exc).strip() or type(exc).__name__
         raise ProseError(f"not a readable PDF: {reason[:200]}") from exc
-    finally:
-        quiet.setLevel(level)
 
 
 EXTRACTORS = {
