@@ -87,15 +87,22 @@ def _result(spec: AssignmentSpec, student: str, repo: str, deadline: datetime) -
     )  # fmt: skip
 
 
-def evaluate(spec: AssignmentSpec, submission: Submission) -> SubmissionResult:
-    """Run every check of the spec on a submission and score it."""
+RERUN_MODES = ("none", "smoke", "full")
+
+
+def evaluate(spec: AssignmentSpec, submission: Submission, rerun: str = "none") -> SubmissionResult:
+    """Run every check of the spec on a submission and score it.
+
+    ``rerun`` (none | smoke | full) is what the front door asked for; checks that rerun
+    student code read it from ``ctx.cache["rerun_mode"]``.
+    """
     result = _result(spec, submission.student, submission.repo, submission.main.deadline)
     result.commit = submission.main.commit
     result.committed_at = (
         submission.main.committed_at.isoformat() if submission.main.committed_at else None
     )
     result.pin = submission.pin
-    cache: dict = {}
+    cache: dict = {"rerun_mode": rerun}
     for check in spec.checks:  # in spec order; a check may read the results before it
         result.checks.append(run_check(spec, check, submission, cache, result.checks))
     raw = sum(c.points for c in result.checks)
@@ -115,6 +122,7 @@ def grade(
     cache_dir: Path | None = None,
     deadline: datetime | None = None,
     now: datetime | None = None,
+    rerun: str = "none",
 ) -> SubmissionResult:
     """Instructor grading of one submission pinned at its deadline. Never raises for a bad
     submission: a repo that cannot be fetched or pinned is a result with ``error`` set."""
@@ -138,12 +146,14 @@ def grade(
         result = _result(spec, student, repo, effective)
         result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
         return result
-    return evaluate(spec, submission)
+    return evaluate(spec, submission, rerun)
 
 
-def self_check(spec: AssignmentSpec, path: Path, student: str = "self-check") -> SubmissionResult:
+def self_check(
+    spec: AssignmentSpec, path: Path, student: str = "self-check", rerun: str = "none"
+) -> SubmissionResult:
     """The student's own working tree, uncommitted work included."""
-    return evaluate(spec, worktree_submission(spec, path, student))
+    return evaluate(spec, worktree_submission(spec, path, student), rerun)
 
 
 def write_outputs(

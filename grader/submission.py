@@ -125,13 +125,19 @@ def worktree_submission(
     deadline = spec.deadline_for(student)
     pin = PinInfo(mode="worktree")
     commit = committed_at = None
-    if (path / ".git").exists():
+    repo_root = next((p for p in (path, *path.parents) if (p / ".git").exists()), None)
+    if repo_root is not None:
         try:
-            status = fetch._git("status", "--porcelain", "--untracked-files=all", cwd=path)
+            status = fetch._git(
+                "status", "--porcelain", "--untracked-files=all", "--", str(path), cwd=repo_root
+            )
+            inside = "" if repo_root == path else path.relative_to(repo_root).as_posix() + "/"
             pin.uncommitted = [
-                line[3:] for line in status.splitlines() if line.strip() and ".grader/" not in line
+                line[3:].removeprefix(inside)
+                for line in status.splitlines()
+                if line.strip() and ".grader/" not in line
             ]
-            history = fetch.read_history(path, None)
+            history = fetch.read_history(repo_root, None)
             pin.branch = history.branch
             pin.tip = history.tip.sha
             commit, committed_at = history.tip.sha, history.tip.committed_at
@@ -141,15 +147,10 @@ def worktree_submission(
             pin.first_after = _iso(decision.first_after)
             pin.last_after = _iso(decision.last_after)
             pin.anomalies = find_anomalies(
-                history.first_parent,
-                history.by_sha,
-                deadline,
-                fetch.now_utc(),
+                history.first_parent, history.by_sha, deadline, fetch.now_utc(),
                 spec.pin.author_committer_gap_days,
-            )
+            )  # fmt: skip
         except FetchError as exc:
-            pin.uncommitted = pin.uncommitted or []
-            pin.anomalies = []
-            pin.branch = f"(not readable: {exc})"
+            pin.branch = f"(history not readable: {exc})"
     main = Snapshot(path, commit, committed_at, deadline)
     return Submission(student, str(path), main, pin, mode="worktree")

@@ -12,8 +12,29 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from grader import __version__
+
+        typer.echo(f"grader {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Autograder and submission checker for deep-learning courses."""
+
+
 # each module adds its commands to `app`; one import line per command group
 from grader.cli import core  # noqa: E402,F401
+from grader.cli import batch  # noqa: E402,F401
+from grader.cli import gradebook  # noqa: E402,F401
+from grader.cli import overview  # noqa: E402,F401
 
 
 def main() -> None:

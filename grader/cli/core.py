@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -13,9 +14,13 @@ from rich.markup import escape
 from grader import pipeline
 from grader.cli import app
 from grader.cli.output import console, err_console, print_result
-from grader.paths import bundled_specs
+from grader.paths import bundled_specs, data_dir
+from grader.results import SubmissionResult
 from grader.spec import AssignmentSpec, SpecError, parse_local_datetime
 
+RerunOpt = Annotated[
+    str, typer.Option("--rerun", help="rerun student training: none, smoke or full")
+]
 SpecArg = Annotated[
     str, typer.Argument(help="spec file or bundled assignment id (see `grader list`)")
 ]
@@ -64,6 +69,12 @@ def validate(specs: Annotated[list[str], typer.Argument(help="spec files or bund
     raise typer.Exit(1 if failed else 0)
 
 
+def check_rerun(value: str) -> None:
+    if value not in pipeline.RERUN_MODES:
+        err_console.print(f"[red]error[/] --rerun: one of {', '.join(pipeline.RERUN_MODES)}")
+        raise typer.Exit(2)
+
+
 def _parse_deadline(value: str | None, spec: AssignmentSpec) -> datetime | None:
     if value is None:
         return None
@@ -84,8 +95,10 @@ def grade(
         str | None, typer.Option(help="override the deadline (ISO, local time)")
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="mirror cache folder")] = None,
+    rerun: RerunOpt = "none",
 ) -> None:
     """Grade one submission pinned at the deadline (instructor)."""
+    check_rerun(rerun)
     spec = load_or_exit(spec_ref)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", student) or student.strip(".") == "":
         err_console.print("[red]error[/] --student: use letters, digits, '_', '-' or '.' only")
@@ -101,27 +114,101 @@ def grade(
     raise typer.Exit(1 if result.error else 0)
 
 
+FORMATS = ("text", "json", "github", "junit")
+
+
+def exit_code(result: SubmissionResult, fail_on: str) -> int:
+    """required: a required check fails; any: any check fails; never: always 0."""
+    if fail_on == "never":
+        return 0
+    if result.error:
+        return 1
+    if fail_on == "any":
+        return int(any(c.status.blocking for c in result.checks))
+    return 0 if result.required_ok else 1
+
+
+def _append(path: str | None, text: str) -> bool:
+    if not path:
+        return False
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(text)
+    return True
+
+
+def emit_github(result: SubmissionResult, path: Path, report_dir: Path) -> None:
+    """Annotations on stdout; summary and outputs into the files GitHub Actions reads."""
+    from grader.formats import github
+
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    prefix = ""
+    if workspace:
+        relative = os.path.relpath(path.resolve(), Path(workspace).resolve())
+        prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
+    for line in github.annotations(result, root=path, prefix=prefix):
+        print(line)
+    summary = github.step_summary(result, str(report_dir))
+    if not _append(os.environ.get("GITHUB_STEP_SUMMARY"), summary):
+        print(summary)
+    outputs = github.step_outputs(result, report_dir)
+    _append(os.environ.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs.items()))
+
+
 @app.command()
 def check(
     spec_ref: SpecArg,
     path: Annotated[Path, typer.Argument(help="your working tree")] = Path("."),
     out: Annotated[Path | None, typer.Option(help="report folder (default PATH/.grader)")] = None,
-    output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    output_format: Annotated[
+        str, typer.Option("--format", help="text, json, github (summary + annotations) or junit")
+    ] = "text",
+    fail_on: Annotated[
+        str, typer.Option(help="exit 1 when: required (a required check fails), any, never")
+    ] = "required",
+    rerun: RerunOpt = "none",
 ) -> None:
-    """Self-check a working tree (uncommitted work included). Exit 0 only when every
-    required check passes."""
+    """Self-check a working tree, uncommitted work included (exit 0: required checks pass)."""
+    if output_format not in FORMATS:
+        err_console.print(f"[red]error[/] --format: one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    if fail_on not in ("required", "any", "never"):
+        err_console.print("[red]error[/] --fail-on: one of required, any, never")
+        raise typer.Exit(2)
+    check_rerun(rerun)
     spec = load_or_exit(spec_ref)
     if not path.is_dir():
         err_console.print(f"[red]error[/] {escape(str(path))}: not a folder")
         raise typer.Exit(2)
-    result = pipeline.self_check(spec, path)
+    result = pipeline.self_check(spec, path, rerun=rerun)
     out_dir = out or path / ".grader"
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     if output_format == "json":
         print(result.to_json())
+    elif output_format == "github":
+        emit_github(result, path, out_dir)
+    elif output_format == "junit":
+        from grader.exports.junit import junit_xml
+
+        print(junit_xml([result]))
     else:
         print_result(result)
         console.print(f"report: {html_path}")
         if not result.required_ok:
             console.print("[red]Some required checks fail; see the report for what to fix.[/]")
-    raise typer.Exit(0 if result.required_ok else 1)
+    raise typer.Exit(exit_code(result, fail_on))
+
+
+@app.command()
+def workflow(
+    spec_ref: SpecArg,
+    action: Annotated[str, typer.Option(help="the course's grader action, OWNER/REPO@REF")] = (
+        "COURSE-ORG/grader@v0.1.0"
+    ),
+) -> None:
+    """Print a GitHub Actions workflow that self-checks a student repo on every push."""
+    spec = load_or_exit(spec_ref)
+    ref = next((k for k, p in bundled_specs().items() if "/" in k and p.stem == spec.id), spec_ref)
+    text = (data_dir("templates") / "github" / "grader.yml").read_text(encoding="utf-8")
+    text = text.replace("COURSE-ORG/grader@v0.1.0", action)
+    text = text.replace("assignment: bme-vitmav45-2020/hw3-temperature", f"assignment: {ref}")
+    print(text, end="")

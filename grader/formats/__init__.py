@@ -1,0 +1,1 @@
+"""Output formats for a result: GitHub Actions (summary, annotations), JUnit."""
