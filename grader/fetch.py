@@ -174,7 +174,7 @@ def read_history(mirror_dir: Path, branch: str | None) -> History:
 def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:
     """Write the tree of ``sha`` into ``dest`` (no .git). Returns symlinks removed because
     they point outside the tree (as 'path -> target')."""
-    dest = Path(dest)
+    dest = Path(dest).resolve()  # git runs in the mirror: a relative path would land there
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)

@@ -21,6 +21,13 @@ import make_examples as ex  # noqa: E402
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _no_instructor_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grade as a course without observed temperatures yet (accuracy pending)."""
+    (tmp_path / "instructor").mkdir()
+    monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(tmp_path / "instructor"))
+
+
 def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
@@ -68,6 +75,14 @@ def test_grade_complete_submission_writes_result_and_report(tmp_path: Path) -> N
     html = (out / "AAA111" / "report.html").read_text()
     assert "AAA111" in html and data["commit"][:10] in html and "<style>" in html
     assert "<script" not in html  # self-contained, no scripts needed
+
+
+def test_grade_with_relative_out_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bare = complete_repo(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("grade", HW3, "--repo", str(bare), "--student", "AAA111", "--out", "rel")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "rel" / "AAA111" / "checkout" / "README.md").exists()
 
 
 def test_grade_missing_repo_is_a_failed_result(tmp_path: Path) -> None:

@@ -9,12 +9,16 @@ from grader.checks.english import EnglishCheck
 from grader.checks.files import FilesCheck
 from grader.checks.git_history import GitHistoryCheck
 from grader.checks.notebooks import NotebooksCheck
+from grader.checks.predictions import PredictionsCheck
+from grader.checks.training_data import TrainingDataCheck
 
 REGISTRY: dict[str, type[Check]] = {
     "files": FilesCheck,
     "english": EnglishCheck,
     "git_history": GitHistoryCheck,
     "notebooks": NotebooksCheck,
+    "predictions": PredictionsCheck,
+    "training_data": TrainingDataCheck,
 }
 
 

@@ -1,0 +1,282 @@
+"""`grader gradebook show | history | override | export | sync | verify` and
+`grader gradescope` (run as a Gradescope autograder)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from grader import pipeline
+from grader.cli import app
+from grader.cli.output import console, err_console
+from grader.exports import canvas_csv, grades_csv, gradescope_json, junit_xml, moodle_csv
+from grader.exports.common import number
+from grader.exports.lms import feedback
+from grader.gradebook import GradebookError, GradeRow
+from grader.spec import SpecError
+
+if TYPE_CHECKING:
+    from grader.gradebook.store import Gradebook
+
+gradebook_app = typer.Typer(
+    name="gradebook",
+    help="The class gradebook (SQLite by default; any SQLAlchemy URL).",
+    no_args_is_help=True,
+)
+app.add_typer(gradebook_app, name="gradebook")
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        help="gradebook: a SQLAlchemy URL (sqlite:///gradebook.sqlite, postgresql://...) "
+        "or a SQLite file path",
+    ),
+]
+AssignmentOption = Annotated[str, typer.Option("--assignment", help="assignment id")]
+FORMATS = ("csv", "moodle", "canvas", "gradescope", "junit")
+STATUS_STYLE = {"graded": "green", "error": "magenta", "missing": "dim", "override": "blue"}
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[red]error[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _open(db: str) -> Gradebook:
+    from grader.gradebook.store import Gradebook  # SQLAlchemy loads only when needed
+
+    try:
+        return Gradebook(db)
+    except GradebookError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _current(book: Gradebook, assignment: str) -> list[GradeRow]:
+    try:
+        return book.current(assignment)
+    except GradebookError as exc:
+        raise _fail(str(exc)) from None
+
+
+@gradebook_app.command("show")
+def show(db: DbOption, assignment: Annotated[str | None, typer.Option()] = None) -> None:
+    """The assignments, or every student's effective grade for one assignment."""
+    book = _open(db)
+    if assignment is None:
+        table = Table(title="Assignments", title_justify="left")
+        for column in ("Assignment", "Title", "Max", "Students graded"):
+            table.add_column(column)
+        for item in book.assignments():
+            table.add_row(
+                Text(item["id"]), Text(item["title"]), number(item["max_points"]),
+                str(item["graded"]),
+            )  # fmt: skip
+        console.print(table)
+        return
+    rows = _current(book, assignment)
+    table = Table(title=f"{assignment}: {len(rows)} students", title_justify="left")
+    for column in ("Neptun", "Name", "Team", "Score", "Status", "Late", "Note"):
+        table.add_column(column, justify="right" if column == "Score" else "left")
+    for row in rows:
+        score = "-" if row.score is None else f"{number(row.score)}/{number(row.max_score)}"
+        late = f"yes (-{number(row.late_penalty)})" if row.late_penalty else (
+            "yes" if row.late else ""
+        )  # fmt: skip
+        if row.commits_after_deadline and not row.late:
+            late = f"{row.commits_after_deadline} later commit(s) ignored"
+        table.add_row(
+            Text(row.student), Text(row.name), Text(row.team or ""), score,
+            Text(row.status, style=STATUS_STYLE[row.status]), late, Text(feedback(row)),
+        )  # fmt: skip
+    console.print(table)
+
+
+@gradebook_app.command("history")
+def history(
+    db: DbOption,
+    student: Annotated[str, typer.Option("--student", help="Neptun code")],
+    assignment: AssignmentOption,
+) -> None:
+    """Every grading run and override of one student, oldest first."""
+    try:
+        entries = _open(db).history(student, assignment)
+    except GradebookError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"{student.upper()} / {assignment}", title_justify="left")
+    for column in ("When", "Kind", "Score", "Commit / who", "Note"):
+        table.add_column(column)
+    for entry in entries:
+        if entry.kind == "run":
+            note = entry.error or (
+                f"late penalty {entry.late_penalty:g}" if entry.late_penalty else ""
+            )
+            table.add_row(
+                entry.at, f"run {entry.run_id}", f"{number(entry.score)}/{number(entry.max_score)}",
+                (entry.commit or "")[:12], Text(note),
+            )  # fmt: skip
+        else:
+            table.add_row(
+                entry.at, "override", number(entry.score), Text(entry.who), Text(entry.reason)
+            )
+    console.print(table)
+
+
+@gradebook_app.command("override")
+def override(
+    db: DbOption,
+    student: Annotated[str, typer.Option("--student", help="Neptun code")],
+    assignment: AssignmentOption,
+    points: Annotated[float, typer.Option("--points", help="the grade to give")],
+    reason: Annotated[str, typer.Option("--reason", help="why (shown in the exports)")],
+    who: Annotated[str | None, typer.Option("--who", help="default: your user name")] = None,
+) -> None:
+    """Set a student's grade by hand; it replaces the graded score in every export."""
+    book = _open(db)
+    try:
+        info = book.override(student, assignment, points, reason, who or getpass.getuser())
+    except GradebookError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"[green]ok[/] {escape(student.upper())} / {escape(assignment)}: {number(info.points)} "
+        f"points, set by {escape(info.who)} ({escape(info.reason)})"
+    )
+
+
+def _safe_name(student: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", student).strip(".")
+    return name or "_"
+
+
+@gradebook_app.command("export")
+def export(
+    db: DbOption,
+    assignment: AssignmentOption,
+    output_format: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))],
+    out: Annotated[Path, typer.Option("--out", help="file to write (a folder for gradescope)")],
+    item: Annotated[
+        str | None, typer.Option(help="Moodle grade item / Canvas assignment name")
+    ] = None,
+    canvas_id: Annotated[str | None, typer.Option(help="Canvas assignment id")] = None,
+) -> None:
+    """Export the effective grades: grades CSV, Moodle or Canvas import CSV, Gradescope
+    results.json per submission (OUT/<student>/results.json) or JUnit XML."""
+    if output_format not in FORMATS:
+        raise _fail(f"--format {output_format!r}: use one of {', '.join(FORMATS)}")
+    book = _open(db)
+    rows = _current(book, assignment)
+    info = next(a for a in book.assignments() if a["id"] == assignment)
+    if output_format == "gradescope":
+        written = 0
+        for row in rows:
+            result = row.result()
+            if result is None:
+                continue
+            note = f"Grade set by {row.override.who}: {row.override.reason}" if row.override else ""
+            target = out / _safe_name(row.student) / "results.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(gradescope_json(result, score=row.score, note=note), encoding="utf-8")
+            written += 1
+        console.print(f"wrote {written} results.json files under {escape(str(out))}")
+        return
+    if output_format == "csv":
+        text = grades_csv(rows)
+    elif output_format == "moodle":
+        text = moodle_csv(rows, item or info["title"] or None)
+    elif output_format == "canvas":
+        text = canvas_csv(rows, item or info["title"] or None, canvas_id, info["max_points"])
+    else:
+        text = junit_xml([r for r in (row.result() for row in rows) if r is not None])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    console.print(f"wrote {escape(str(out))} ({output_format}, {len(rows)} students)")
+
+
+@gradebook_app.command("sync")
+def sync(
+    db: DbOption, out_dir: Annotated[Path, typer.Argument(help="batch output folder")]
+) -> None:
+    """Import every OUT_DIR/*/result.json (already recorded results are skipped)."""
+    try:
+        report = _open(db).sync_from_dir(out_dir)
+    except GradebookError as exc:
+        raise _fail(str(exc)) from None
+    for problem in report.problems:
+        err_console.print(f"[yellow]skipped[/] {escape(problem)}")
+    console.print(f"imported {report.imported}, already there {report.unchanged}")
+    raise typer.Exit(1 if report.problems else 0)
+
+
+@gradebook_app.command("verify")
+def verify(
+    db: DbOption, out_dir: Annotated[Path, typer.Argument(help="batch output folder")]
+) -> None:
+    """Check that every OUT_DIR/*/result.json is its student's current run."""
+    try:
+        problems = _open(db).verify_dir(out_dir)
+    except GradebookError as exc:
+        raise _fail(str(exc)) from None
+    for problem in problems:
+        err_console.print(f"[red]mismatch[/] {escape(problem)}")
+    if not problems:
+        console.print("[green]ok[/] the gradebook matches the result files")
+    raise typer.Exit(1 if problems else 0)
+
+
+def _gradescope_student(metadata: Path) -> str:
+    try:
+        data = json.loads(metadata.read_text(encoding="utf-8"))
+        user = (data.get("users") or [{}])[0]
+        return str(user.get("sid") or user.get("email") or "gradescope").strip() or "gradescope"
+    except (OSError, ValueError, AttributeError, IndexError):
+        return "gradescope"
+
+
+@app.command("gradescope")
+def gradescope(
+    spec_ref: Annotated[str, typer.Argument(help="spec file or bundled assignment id")],
+    submission: Annotated[Path, typer.Option(help="the uploaded submission")] = Path(
+        "/autograder/submission"
+    ),
+    results: Annotated[Path, typer.Option(help="where Gradescope reads results")] = Path(
+        "/autograder/results/results.json"
+    ),
+    metadata: Annotated[Path, typer.Option(help="Gradescope's submission metadata")] = Path(
+        "/autograder/submission_metadata.json"
+    ),
+    visibility: Annotated[str, typer.Option(help="visible, hidden, after_due_date, ...")] = (
+        "visible"
+    ),
+) -> None:
+    """Run as a Gradescope autograder: self-check the submission, write results.json.
+    Call it from the autograder's run_autograder script."""
+    started = time.monotonic()
+    results.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        spec = pipeline.load_assignment(spec_ref)
+    except SpecError as exc:
+        problems = "\n".join(str(p) for p in exc.problems)
+        payload = {"score": 0, "output": f"The autograder's spec is invalid:\n{problems}"}
+        results.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+        raise _fail(f"the spec is invalid; wrote {results}") from None
+    if not submission.is_dir():
+        raise _fail(f"{submission}: not a folder (the Gradescope submission)")
+    result = pipeline.self_check(spec, submission, _gradescope_student(metadata))
+    try:
+        text = gradescope_json(
+            result, visibility=visibility, execution_time=time.monotonic() - started
+        )
+    except ValueError as exc:
+        raise _fail(f"--visibility: {exc}") from None
+    results.write_text(text, encoding="utf-8")
+    console.print(f"score {result.score:g}/{result.max_score:g}; wrote {escape(str(results))}")
