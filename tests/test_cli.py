@@ -21,13 +21,6 @@ import make_examples as ex  # noqa: E402
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _no_instructor_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Grade as a course without observed temperatures yet (accuracy pending)."""
-    (tmp_path / "instructor").mkdir()
-    monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(tmp_path / "instructor"))
-
-
 def invoke(*args: str):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
