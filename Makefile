@@ -2,36 +2,51 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+CORE := $(VENV)/.installed-core
+FULL := $(VENV)/.installed-test
 
-.PHONY: install demo test lint format clean
+.PHONY: install install-test system-deps demo test lint format bench clean
 
 $(PY):
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (set PYTHON=python3.11)")'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (make PYTHON=python3.11 ...)")'
 	$(PYTHON) -m venv $(VENV)
-
-$(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
-	@touch $(STAMP)
 
-install: $(STAMP)
+# the grader itself: what a student or an instructor installs
+$(CORE): $(PY) pyproject.toml
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+# plus test tools and what the reference solutions need (PyTorch, torchvision, ...)
+$(FULL): $(CORE)
+	$(PY) -m pip install -q -e '.[dev,reference]'
+	@touch $@
+
+install: $(CORE)
+install-test: $(FULL)
+
+# Debian packages: bubblewrap (sandbox) and chromium (browser tests)
+system-deps:
+	@bash scripts/system-deps.sh
 
 demo: install
 	$(PY) examples/make_examples.py --out demo-out
 
-test: install
+test: install-test system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: install
+format: install-test
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+bench: install-test
+	$(PY) benchmarks/static_checks.py --n 40
 
 clean:
 	rm -rf $(VENV) demo-out dist build .pytest_cache .ruff_cache

@@ -41,11 +41,12 @@ def run_check(
     """Run one check; any exception inside it becomes an `error` result, never a crash."""
     snapshot = submission.snapshot_for(check.milestone)
     cls = REGISTRY[check.check]
-    if (
-        check.milestone
+    unpinned = (
+        check.milestone is not None
         and check.milestone not in submission.milestones
         and submission.mode == "pinned"
-    ):
+    )
+    if unpinned:
         reason = submission.pin.milestones.get(check.milestone, {}).get("error", "not pinned")
         outcome = CheckOutcome(
             Status.FAIL, f"nothing to grade for milestone {check.milestone}: {reason}"
@@ -71,7 +72,8 @@ def run_check(
         id=check.key, status=outcome.status, points=points, max_points=max_points,
         message=outcome.message, evidence=outcome.evidence, facts=outcome.facts,
         check=check.check, title=check.title or cls.title, explanation=check.explanation,
-        required=check.required, milestone=check.milestone, commit=snapshot.commit,
+        required=check.required, milestone=check.milestone,
+        commit=None if unpinned else snapshot.commit,
     )  # fmt: skip
 
 
