@@ -10,8 +10,10 @@ sit before or after the deadline as each story needs. Nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -157,8 +159,90 @@ HW3_STORIES: list[tuple[str, Callable[[Path], None], str]] = [
     ("EEE555", story_backdated, "a backdated commit on top of a late one"),
 ]
 
-EXAMPLES: dict[str, list[tuple[str, Callable[[Path], None], str]]] = {
+# ---- hw4, team project, Colab: built from the reference solutions ------------------------
+
+REFERENCE = ROOT / "reference_solutions"
+HW4_SOURCES = ["download.py", "split.py", "make_shapes.py", "train.py", "README.md",
+               "requirements.txt"]  # fmt: skip
+
+
+def hw4_tree(repo: Path) -> None:
+    """The hw4 reference as a student commits it: code, 400/100/100 small images, the log."""
+    for name in HW4_SOURCES:
+        shutil.copy(REFERENCE / "hw4-transfer" / name, repo / name)
+    subprocess.run([sys.executable, "make_shapes.py", "--out", "data", "--size", "32"],
+                   cwd=repo, check=True, capture_output=True)  # fmt: skip
+    shutil.copytree(REFERENCE / "hw4-transfer" / "example_output", repo / "output")
+
+
+def story_hw4_complete(repo: Path) -> None:
+    hw4_tree(repo)
+    git_save(repo, "Transfer learning on circles and squares", date="2020-11-09T18:00:00+01:00")
+
+
+def story_hw4_leak(repo: Path) -> None:
+    hw4_tree(repo)
+    test = sorted((repo / "data" / "test" / "circle").iterdir())[:5]
+    for image in test:  # five test images also used for training
+        shutil.copy(image, repo / "data" / "train" / "circle" / f"copy_{image.name}")
+    git_save(repo, "More training images", date="2020-11-10T20:00:00+01:00")
+
+
+def story_hw4_no_log(repo: Path) -> None:
+    hw4_tree(repo)
+    shutil.rmtree(repo / "output")
+    git_save(repo, "Code and data", date="2020-11-08T12:00:00+01:00")
+
+
+def _project_builder():
+    spec = importlib.util.spec_from_file_location("project_build_history",
+                                                  REFERENCE / "project" / "build_history.py")  # fmt: skip
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def story_project_on_time(repo: Path) -> None:
+    _project_builder().build_history(repo)
+
+
+def story_project_m2_late(repo: Path) -> None:
+    _project_builder().build_history(repo, dates={"m2": "2020-11-23 20:15"})
+
+
+def story_colab_complete(repo: Path) -> None:
+    shutil.copy(REFERENCE / "colab-hello" / "colab_hello.ipynb", repo / "colab_hello.ipynb")
+    git_save(repo, "CIFAR-10 warm-up", date="2020-09-18T10:00:00+02:00")
+
+
+def story_colab_no_outputs(repo: Path) -> None:
+    import nbformat
+
+    nb = nbformat.read(REFERENCE / "colab-hello" / "colab_hello.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, repo / "colab_hello.ipynb")
+    git_save(repo, "Notebook (not run)", date="2020-09-19T10:00:00+02:00")
+
+
+Story = tuple[str, Callable[[Path], None], str]
+EXAMPLES: dict[str, list[Story]] = {
     "bme-vitmav45-2020/hw3-temperature": HW3_STORIES,
+    "bme-vitmav45-2020/hw4-transfer": [
+        ("FFF666", story_hw4_complete, "complete 400/100/100 split, two-stage log"),
+        ("GGG777", story_hw4_leak, "five test images copied into train"),
+        ("HHH888", story_hw4_no_log, "no training output committed"),
+    ],
+    "bme-vitmav45-2020/project": [
+        ("III999", story_project_on_time, "every milestone met on time"),
+        ("JJJ000", story_project_m2_late, "milestone 2 committed one day late"),
+    ],
+    "elte-dl-seminar/colab-hello": [
+        ("KKK111", story_colab_complete, "notebook with its stored image"),
+        ("LLL222", story_colab_no_outputs, "notebook saved without outputs"),
+    ],
 }
 
 
@@ -190,7 +274,7 @@ def grade_all(out: Path, built: dict[str, list[tuple[str, Path, str]]]) -> int:
             _, html = pipeline.write_outputs(result, spec, target)
             summary = result.error or f"{result.score:g}/{result.max_score:g} points"
             failures += bool(result.error)
-            print(f"  {student}  {text:<48} {summary:<22} {html}")
+            print(f"  {student}  {text:<46} {summary:<14} {html}")
     return failures
 
 

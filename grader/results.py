@@ -110,6 +110,7 @@ class SubmissionResult:
     graded_at: str = ""
     title: str = ""
     course: str = ""
+    team: dict[str, Any] | None = None  # {name, members, graded_as, notes} for team work
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

@@ -31,6 +31,7 @@ def _root(
 
 
 # each module adds its commands to `app`; one import line per command group
+from grader.cli import batch  # noqa: E402,F401
 from grader.cli import core  # noqa: E402,F401
 from grader.cli import gradebook  # noqa: E402,F401
 from grader.cli import overview  # noqa: E402,F401
