@@ -36,6 +36,19 @@ from grader.batch.worker import die_with_parent, grade_payload
 Done = list[tuple[dict[str, Any], dict[str, Any] | BaseException]]
 
 
+def _collect(futures: dict[Any, dict[str, Any]], finished: Any) -> Done:
+    """Pair each finished future's payload with its answer, or with the exception that
+    ended it (a dead or lost worker is one unit's error, not the batch's)."""
+    out: Done = []
+    for future in finished:
+        payload = futures.pop(future)
+        try:
+            out.append((payload, future.result()))
+        except BaseException as exc:  # noqa: BLE001
+            out.append((payload, exc))
+    return out
+
+
 class ExecutorError(Exception):
     """The executor cannot be used (a bad address, no scheduler there)."""
 
@@ -92,14 +105,7 @@ class LocalExecutor:
         if not self._futures:
             return []
         finished, _ = cf.wait(list(self._futures), timeout=timeout, return_when=cf.FIRST_COMPLETED)
-        out: Done = []
-        for future in finished:
-            payload = self._futures.pop(future)
-            try:
-                out.append((payload, future.result()))
-            except BaseException as exc:  # noqa: BLE001 - a dead worker is one unit's error
-                out.append((payload, exc))
-        return out
+        return _collect(self._futures, finished)
 
     def close(self, cancel: bool = False) -> None:
         if self._pool is not None:
@@ -173,14 +179,7 @@ class DaskExecutor:
         if not finished:
             time.sleep(min(timeout, 0.05))
             finished = self._completed.next_batch(block=False)
-        out: Done = []
-        for future in finished:
-            payload = self._futures.pop(future)
-            try:
-                out.append((payload, future.result()))
-            except BaseException as exc:  # noqa: BLE001 - a lost worker is one unit's error
-                out.append((payload, exc))
-        return out
+        return _collect(self._futures, finished)
 
     def close(self, cancel: bool = False) -> None:
         if cancel and self._futures:
