@@ -283,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "demo-out")
     parser.add_argument("--no-grade", action="store_true", help="only build the repositories")
     args = parser.parse_args(argv)
+    args.out = args.out.resolve()
     built = build(args.out)
     if args.no_grade:
         print(f"repositories in {args.out / 'repos'}")

@@ -85,7 +85,7 @@ def git(root: str | Path, *args: str, date: str | None = None) -> str:
 
 def make_bare(root: str | Path, dest: str | Path | None = None) -> Path:
     """A bare clone of ``root`` (a local 'remote' for fetching)."""
-    root = Path(root)
-    dest = Path(dest) if dest else root.with_name(root.name + ".git")
+    root = Path(root).resolve()
+    dest = Path(dest).resolve() if dest else root.with_name(root.name + ".git")
     _run(["git", "clone", "-q", "--bare", str(root), str(dest)], root.parent)
     return dest

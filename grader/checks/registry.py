@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from grader.checks.base import Check
 from grader.checks.code_evidence import CodeEvidenceCheck
 from grader.checks.code_pattern import CodePatternCheck
+from grader.checks.compare import CompareCheck
 from grader.checks.dataset_split import DatasetSplitCheck
 from grader.checks.english import EnglishCheck
 from grader.checks.files import FilesCheck
@@ -15,6 +16,7 @@ from grader.checks.milestones import MilestonesCheck
 from grader.checks.notebooks import NotebooksCheck
 from grader.checks.pdf_report import PdfReportCheck
 from grader.checks.predictions import PredictionsCheck
+from grader.checks.rerun import RerunCheck
 from grader.checks.training_data import TrainingDataCheck
 from grader.checks.training_log import TrainingLogCheck
 
@@ -31,6 +33,8 @@ REGISTRY: dict[str, type[Check]] = {
     "dataset_split": DatasetSplitCheck,
     "code_evidence": CodeEvidenceCheck,
     "training_log": TrainingLogCheck,
+    "rerun": RerunCheck,
+    "compare": CompareCheck,
 }
 
 

@@ -30,11 +30,8 @@ def _root(
     """Autograder and submission checker for deep-learning courses."""
 
 
-# each module adds its commands to `app`; one import line per command group
-from grader.cli import batch  # noqa: E402,F401
-from grader.cli import core  # noqa: E402,F401
-from grader.cli import gradebook  # noqa: E402,F401
-from grader.cli import overview  # noqa: E402,F401
+# each module adds its commands to `app`; a new command group is one more name here
+from grader.cli import batch, core, gradebook, overview  # noqa: E402,F401
 
 
 def main() -> None:

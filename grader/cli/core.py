@@ -106,8 +106,9 @@ def grade(
     student = student.upper() if re.fullmatch(r"[A-Za-z0-9]{6}", student) else student
     out_dir = out / student
     result = pipeline.grade(
-        spec, repo, student, out_dir, cache_dir=cache, deadline=_parse_deadline(deadline, spec)
-    )
+        spec, repo, student, out_dir, cache_dir=cache,
+        deadline=_parse_deadline(deadline, spec), rerun=rerun,
+    )  # fmt: skip
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
     console.print(f"result: {json_path}\nreport: {html_path}")

@@ -1,0 +1,274 @@
+"""`rerun`: rerun what the student says trains and evaluates the model, in the sandbox.
+
+Its args ARE the spec's rerun config. The mode (none | smoke | full) comes from
+``ctx.cache["rerun_mode"]`` when a front door sets it (``--rerun``), else from ``mode``.
+Smoke mode adds the spec's ``smoke`` settings (environment and arguments that cap
+epochs/steps); full mode runs the commands as submitted. A full run that requires a GPU
+falls back to smoke settings on a machine without one, and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from grader.checks.base import Args, Check, CheckContext
+from grader.logs import DEFAULT_PATTERNS, combine, find_training_outputs, parse_paths, parse_text
+from grader.results import CheckOutcome, Evidence, Status
+from grader.sandbox.base import Limits, SandboxError
+from grader.sandbox.queue import RunQueue
+from grader.sandbox.session import RerunPlan, RerunRecord, run_plan
+
+MODES = ("none", "smoke", "full")
+_QUEUE: RunQueue | None = None
+
+
+class SmokeArgs(Args):
+    env: dict[str, str] = Field(default_factory=dict, description="e.g. {EPOCHS: '1'}")
+    args: list[str] = Field(
+        default_factory=list, description="appended to the first command (the training)"
+    )
+    commands: list[str] = Field(
+        default_factory=list, description="replace the commands in smoke mode"
+    )
+    timeout: float | None = Field(None, gt=0, description="wall seconds per command in smoke mode")
+
+
+class RerunArgs(Args):
+    commands: list[str] = Field(
+        default_factory=list, description="shell commands run in order, e.g. 'python train.py'"
+    )
+    notebooks: list[str] = Field(default_factory=list, description="globs of notebooks to execute")
+    discover: bool = Field(False, description="find train.py/main.py/a Makefile/notebooks")
+    mode: Literal["none", "smoke", "full"] = "smoke"
+    timeout: float = Field(1800.0, gt=0, description="wall seconds per command (full mode)")
+    gpu: Literal["optional", "required", "none"] = "optional"
+    smoke: SmokeArgs = SmokeArgs()
+    env: dict[str, str] = Field(default_factory=dict)
+    network: bool = Field(False, description="network for the requirements install only")
+    requirements: bool = Field(False, description="build a venv from requirements.txt")
+    python: str | None = Field(None, description="interpreter for student code")
+    artifacts: list[str] = Field(
+        default_factory=lambda: ["**/*.log", "**/*.csv", "**/*.json", "**/*.txt"],
+        description="files collected from the work dir after the run",
+    )
+    caches: dict[str, str] = Field(
+        default_factory=dict, description="env var -> host dir, mounted read-only"
+    )
+    data_dir: str | None = None
+    memory_mb: int = Field(8192, ge=64)
+    processes: int = Field(512, ge=8)
+    file_size_mb: int = Field(2048, ge=1)
+    tmp_mb: int = Field(1024, ge=16)
+    cell_timeout: float = Field(600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _something_to_run(self) -> RerunArgs:
+        if not (self.commands or self.notebooks or self.discover):
+            raise ValueError("give `commands`, `notebooks`, or `discover: true`")
+        return self
+
+
+def discover(ctx: CheckContext) -> tuple[list[str], list[str]]:
+    """Commands and notebooks a submission most likely trains with."""
+    files = set(ctx.files())
+    for script in ("train.py", "main.py"):
+        if script in files:
+            commands = [f"python {script}"]
+            commands += [f"python {e}" for e in ("evaluate.py", "test.py") if e in files]
+            return commands, []
+    if "Makefile" in files:
+        text = ctx.path("Makefile").read_text(errors="replace")
+        if re.search(r"^train\s*:", text, re.MULTILINE):
+            return ["make train"], []
+    return [], [nb for nb in ctx.glob("**/*.ipynb")]
+
+
+def _queue(ctx: CheckContext) -> RunQueue:
+    global _QUEUE
+    if "rerun_queue" in ctx.cache:
+        return ctx.cache["rerun_queue"]
+    if _QUEUE is None:
+        slots = os.environ.get("GRADER_RERUN_SLOTS", "")
+        _QUEUE = RunQueue(
+            slots=int(slots) if slots.isdigit() else max(1, (os.cpu_count() or 2) // 2)
+        )
+    return _QUEUE
+
+
+def out_dir_for(ctx: CheckContext) -> Path:
+    if ctx.cache.get("rerun_dir"):
+        return Path(ctx.cache["rerun_dir"]) / ctx.check.key
+    if ctx.mode == "worktree":
+        return ctx.workdir / ".grader" / "rerun" / ctx.check.key
+    return ctx.workdir.parent / "rerun" / ctx.check.key
+
+
+def _tail(text: str, limit: int = 1500) -> str:
+    return text[-limit:].strip()
+
+
+def rerun_history(record: RerunRecord) -> dict:
+    """The training history read from the run's output and its collected artifacts."""
+    histories = {"rerun output": parse_text(record.output_text(), "rerun output")}
+    if record.artifacts_dir is not None:
+        found = find_training_outputs(record.artifacts, DEFAULT_PATTERNS)
+        histories.update(parse_paths(record.artifacts_dir, found))
+    return combine(histories).to_dict()
+
+
+class RerunCheck(Check):
+    id = "rerun"
+    title = "Rerun of the training"
+    Args = RerunArgs
+
+    def run(self, ctx: CheckContext, args: RerunArgs) -> CheckOutcome:
+        mode = str(ctx.cache.get("rerun_mode") or args.mode)
+        if mode not in MODES:
+            return CheckOutcome(
+                Status.ERROR, f"unknown rerun mode {mode!r}; use none, smoke or full"
+            )
+        if mode == "none":
+            return CheckOutcome(Status.SKIPPED, "rerun disabled for this run (--rerun none)")
+        notes: list[str] = []
+        queue = _queue(ctx)
+        if mode == "full" and args.gpu == "required" and not queue.gpus:
+            mode = "smoke"
+            notes.append("no GPU on this machine: ran the CPU fallback with smoke settings")
+        commands, notebooks = (
+            list(args.commands),
+            ctx.glob(args.notebooks) if args.notebooks else [],
+        )
+        if args.discover and not commands and not notebooks:
+            commands, notebooks = discover(ctx)
+            if commands or notebooks:
+                notes.append("discovered: " + ", ".join(commands + notebooks))
+        if not commands and not notebooks:
+            return CheckOutcome(
+                Status.FAIL,
+                "nothing to rerun: no command given and no train.py, main.py, Makefile "
+                "`train` target or notebook found",
+            )
+        env = dict(args.env)
+        timeout = args.timeout
+        if mode == "smoke":
+            env.update(args.smoke.env)
+            if args.smoke.commands:
+                commands = list(args.smoke.commands)
+            elif args.smoke.args and commands:
+                commands[0] = f"{commands[0]} {shlex.join(args.smoke.args)}"
+            timeout = args.smoke.timeout or args.timeout
+        limits = Limits(
+            wall_s=timeout, memory_mb=args.memory_mb, processes=args.processes,
+            file_size_mb=args.file_size_mb, tmp_mb=args.tmp_mb,
+        )  # fmt: skip
+        plan = RerunPlan(
+            commands=commands, notebooks=notebooks, mode=mode, limits=limits, gpu=args.gpu,
+            network=args.network, env=env, python=args.python, requirements=args.requirements,
+            caches=args.caches, data_dir=args.data_dir, artifacts=args.artifacts,
+            cell_timeout=args.cell_timeout, student_mode=ctx.mode,
+        )  # fmt: skip
+        out_dir = out_dir_for(ctx)
+        try:
+            record = run_plan(plan, ctx.workdir, out_dir, queue)
+        except SandboxError as exc:
+            return CheckOutcome(Status.ERROR, f"cannot rerun: {exc}", facts={"mode": mode})
+        return self._judge(ctx, record, mode, commands, notebooks, notes, out_dir)
+
+    def _judge(
+        self,
+        ctx: CheckContext,
+        record: RerunRecord,
+        mode: str,
+        commands: list[str],
+        notebooks: list[str],
+        notes: list[str],
+        out_dir: Path,
+    ) -> CheckOutcome:
+        history = rerun_history(record)
+        evidence = []
+        for run in record.runs:
+            detail = run.summary()
+            if not run.ok:
+                detail += ": " + (_tail(run.stderr) or _tail(run.stdout) or "no output")
+            evidence.append(Evidence(" ".join(run.command), "ok" if run.ok else "failed", detail))
+        if record.install is not None:
+            evidence.insert(
+                0,
+                Evidence(
+                    "pip install -r requirements.txt",
+                    "ok" if record.install.ok else "failed",
+                    record.install.summary()
+                    + ("" if record.install.ok else ": " + _tail(record.install.stderr)),
+                ),
+            )
+        executed = [a for a in record.artifacts if a.endswith(".ipynb") and ".grader-run" in a]
+        if record.notebooks is not None:
+            for failure in record.notebooks.failures:
+                evidence.append(Evidence(failure.split(":", 1)[0], "failed", failure))
+            if not record.notebooks.failures:
+                evidence.append(
+                    Evidence(", ".join(notebooks), "ok", "every cell ran without error")
+                )
+        warnings = sorted({w for run in record.runs for w in run.warnings})
+        if record.notebooks is not None:
+            warnings = sorted(set(warnings) | set(record.notebooks.output.warnings))
+        device = record.device.get("name", "cpu")
+        facts = {
+            "mode": mode,
+            "device": record.device,
+            "sandbox": record.sandbox,
+            "isolated": record.isolated,
+            "commands": commands,
+            "runs": [
+                {
+                    **r.to_dict(with_output=False),
+                    "stdout_tail": _tail(r.stdout, 4000),
+                    "stderr_tail": _tail(r.stderr, 4000),
+                }
+                for r in record.runs
+            ],  # fmt: skip
+            "notebooks": record.notebooks.to_dict() if record.notebooks else None,
+            "artifacts": record.artifacts,
+            "artifacts_dir": str(out_dir),
+            "executed_notebooks": [str(out_dir / a) for a in executed],
+            # the same, relative to the report's folder when it has its default place
+            "executed_links": [f"rerun/{ctx.check.key}/{a}" for a in executed],
+            "history": history,
+            "notes": notes,
+            "warnings": warnings,
+            "waited_s": record.waited_s,
+        }
+        ctx.cache["rerun"] = facts
+        ctx.cache[f"rerun:{ctx.check.key}"] = facts
+        where = f"in {mode} mode on {device} ({record.sandbox})"
+        if not record.ok:
+            failed = next((r for r in record.runs if not r.ok), None)
+            if failed is not None:
+                message = (
+                    f"the rerun {where} failed: `{' '.join(failed.command)}` {failed.summary()}"
+                )
+            else:
+                message = f"the notebooks {where} failed: " + "; ".join(
+                    record.notebooks.failures[:3] if record.notebooks else []
+                )
+            return CheckOutcome(Status.FAIL, message, evidence, facts)
+        wall = sum(r.wall_s for r in record.runs) + (
+            record.notebooks.output.wall_s if record.notebooks else 0.0
+        )
+        epochs = sum(len(p["epochs"]) for p in history["phases"])
+        tests = ", ".join(f"test {k} {v:.4g}" for k, v in sorted(history["test_metrics"].items()))
+        message = f"reran {where}: finished in {wall:.1f} s; {epochs} epoch(s) parsed"
+        message += f", {tests}" if tests else ""
+        if notes:
+            message += " (" + "; ".join(notes) + ")"
+        status = Status.PASS
+        if not record.isolated:
+            status = Status.WARN
+            message = "NOT ISOLATED: " + message
+        return CheckOutcome(status, message, evidence, facts)

@@ -1,0 +1,101 @@
+"""The unisolated fallback: a plain subprocess with limits, for a student's own machine.
+
+It is NOT a sandbox: the code sees the whole file system and the network, as the student
+running their own code would. It still bounds wall time, CPU, memory, file size and output,
+and kills the process group at the limit. Instructor grading refuses it unless forced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
+from grader.sandbox.bwrap import _limit_reason
+from grader.sandbox.gpu import GpuDevice, gpu_env
+from grader.sandbox.process import supervise
+
+WARNING = (
+    "NOT ISOLATED: this code ran as a plain subprocess with your permissions, file system "
+    "and network (the Debian package `bubblewrap`, where it can run, sandboxes it)"
+)
+
+
+class PlainSandbox:
+    """Runs commands unisolated, with a loud warning in every result."""
+
+    isolated = False
+    name = "none (plain subprocess)"
+
+    def __init__(self, reason: str | None = None):
+        self.reason = reason  # why bubblewrap was not used, for the warning
+
+    def run(
+        self,
+        command: list[str],
+        workdir: Path,
+        limits: Limits,
+        *,
+        env: dict[str, str] | None = None,
+        network: bool = False,
+        mounts: tuple[Mount, ...] = (),
+        gpus: tuple[GpuDevice, ...] = (),
+        stdin: bytes | None = None,
+    ) -> RunOutput:
+        workdir = Path(workdir).resolve()
+        if not workdir.is_dir():
+            raise SandboxError(f"work dir {workdir} does not exist")
+        extra = dict(env or {})
+        extra["PATH"] = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        full_env = base_env(extra)
+        full_env.update(gpu_env(gpus) if gpus else {"CUDA_VISIBLE_DEVICES": ""})
+        full_env["HOME"] = os.environ.get("HOME", "/tmp")
+        full_env["TMPDIR"] = os.environ.get("TMPDIR", "/tmp")
+        for key in ("XDG_CACHE_HOME", "MPLCONFIGDIR"):
+            full_env.pop(key, None)
+        argv = list(command)
+        warnings = [WARNING + (f"; {self.reason}" if self.reason else "")]
+        launch = argv
+        if shutil.which("prlimit"):  # rlimits without a preexec hook (thread-safe)
+            launch = ["prlimit", *_prlimit_flags(limits, bool(gpus)), "--", *argv]
+        else:
+            warnings.append("prlimit (util-linux) is missing: only the wall time is bounded")
+        done = supervise(launch, env=full_env, cwd=workdir, limits=limits, stdin=stdin)
+        stderr = done.stderr.text()
+        return RunOutput(
+            command=argv,
+            returncode=done.returncode,
+            stdout=done.stdout.text(),
+            stderr=stderr,
+            wall_s=round(done.wall_s, 3),
+            stdout_bytes=done.stdout.total,
+            stderr_bytes=done.stderr.total,
+            limit_hit=_limit_reason(done.returncode, stderr, done.killed_for, False),
+            sandbox=self.name,
+            isolated=False,
+            network=True,
+            uid=os.getuid(),
+            gpus=[d.to_dict() for d in gpus],
+            warnings=warnings,
+            memory_bound=(
+                f"address-space limit {limits.memory_mb} MiB (RLIMIT_AS)"
+                if limits.memory_mb and not gpus
+                else "none"
+            ),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"sandbox": self.name, "uid": os.getuid(), "root": os.geteuid() == 0}
+
+
+def _prlimit_flags(limits: Limits, gpu: bool) -> list[str]:
+    flags = [f"--cpu={limits.effective_cpu_s()}"]
+    if limits.memory_mb and not gpu:
+        flags.append(f"--as={limits.memory_mb * 1024 * 1024}")
+    if limits.file_size_mb:
+        flags.append(f"--fsize={limits.file_size_mb * 1024 * 1024}")
+    if limits.open_files:
+        flags.append(f"--nofile={limits.open_files}")
+    return flags
