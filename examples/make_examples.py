@@ -10,6 +10,7 @@ sit before or after the deadline as each story needs. Nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import math
 import shutil
@@ -67,6 +68,7 @@ TRAIN_PY = '''\
 """Train a feed-forward network on daily Budapest temperatures and predict three days."""
 
 import argparse
+import csv
 import csv
 
 
@@ -261,20 +263,48 @@ def build(out: Path) -> dict[str, list[tuple[str, Path, str]]]:
     return built
 
 
+NAMES = {
+    "AAA111": "Anna Kovács", "BBB222": "Bence Nagy", "CCC333": "Csilla Tóth",
+    "DDD444": "Dániel Szabó", "EEE555": "Eszter Horváth", "FFF666": "Ferenc Varga",
+    "GGG777": "Gabriella Kiss", "HHH888": "Henrik Molnár", "III999": "Ilona Németh",
+    "JJJ000": "János Farkas", "KKK111": "Katalin Balogh", "LLL222": "László Papp",
+}  # fmt: skip
+
+
+def write_roster(path: Path, entries: list[tuple[str, Path, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["neptun", "name", "email", "github"])
+        for student, bare, _ in entries:
+            writer.writerow([student, NAMES.get(student, student),
+                             f"{student.lower()}@example.com", str(bare)])  # fmt: skip
+    return path
+
+
 def grade_all(out: Path, built: dict[str, list[tuple[str, Path, str]]]) -> int:
+    """Grade each assignment's class with the instructor's batch: reports, class overview,
+    gradebook. Static checks only (no reruns), so the demo takes seconds."""
     from grader import pipeline
+    from grader.batch.engine import BatchOptions, run_batch
+    from grader.paths import resolve_spec
+    from grader.results import read_result
+    from grader.roster import load_roster
 
     failures = 0
     for assignment, entries in built.items():
         spec = pipeline.load_assignment(assignment)
+        class_dir = out / "classes" / spec.id
+        class_dir.mkdir(parents=True, exist_ok=True)
+        roster = load_roster(write_roster(class_dir / "roster.csv", entries), spec)
+        options = BatchOptions(jobs=2, rerun_mode="none", cache_dir=out / "cache")
+        summary = run_batch(spec, resolve_spec(assignment), roster, class_dir, options)
         print(f"\n{spec.title}  (deadline {spec.deadline_at.isoformat()})")
-        for student, bare, text in entries:
-            target = out / "reports" / spec.id / student
-            result = pipeline.grade(spec, str(bare), student, target, cache_dir=out / "cache")
-            _, html = pipeline.write_outputs(result, spec, target)
-            summary = result.error or f"{result.score:g}/{result.max_score:g} points"
+        for student, _, text in entries:
+            result = read_result(class_dir / student / "result.json")
+            shown = result.error or f"{result.score:g}/{result.max_score:g} points"
             failures += bool(result.error)
-            print(f"  {student}  {text:<46} {summary:<14} {html}")
+            print(f"  {student}  {text:<46} {shown:<14} {class_dir / student / 'report.html'}")
+        print(f"  class overview: {summary.overview}")
     return failures
 
 
@@ -289,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"repositories in {args.out / 'repos'}")
         return 0
     grade_all(args.out, built)
-    print(f"\nReports: {args.out / 'reports'}/<assignment>/<student>/report.html")
+    print(f"\nReports: {args.out / 'classes'}/<assignment>/<student>/report.html; class "
+          f"overviews: {args.out / 'classes'}/<assignment>/index.html")  # fmt: skip
     return 0
 
 

@@ -99,6 +99,7 @@ def test_committed_notebook_gets_full_marks(tmp_path: Path) -> None:
         "files": ("pass", 1.0),
         "notebooks": ("pass", 2.0),
         "code_pattern": ("pass", 2.0),
+        "rerun": ("skipped", 0.0),  # static grading; executing it: test_notebook_exec
     }
     assert (result["score"], result["max_score"]) == (5.0, 5.0)
     evidence = {c["id"]: c["evidence"] for c in result["checks"]}["code_pattern"]

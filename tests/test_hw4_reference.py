@@ -109,6 +109,8 @@ FULL_MARKS = {
     "code_evidence": ["pass", 4.0, 4.0],
     "training_log": ["pass", 3.0, 3.0],
     "notebooks": ["skipped", 0.0, 0.0],
+    "rerun": ["skipped", 0.0, 0.0],  # static grading (--rerun none); see test_bundled_reruns
+    "compare": ["skipped", 0.0, 0.0],
 }
 
 

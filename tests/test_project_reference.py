@@ -87,6 +87,8 @@ FULL = {
     "m2-baseline": ("pass", 2.0, 2.0),
     "m2-log": ("pass", 2.0, 2.0),
     "m2-code": ("pass", 1.0, 1.0),
+    "m2-rerun": ("skipped", 0.0, 0.0),  # static grading (--rerun none)
+    "m2-compare": ("skipped", 0.0, 0.0),
     "files": ("pass", 2.0, 2.0),
     "english": ("pass", 2.0, 2.0),
     "pdf_report": ("pass", 3.0, 3.0),

@@ -76,7 +76,7 @@ class RerunRecord:
 def _cache_mounts(plan: RerunPlan) -> tuple[tuple[Mount, ...], dict[str, str]]:
     mounts, env = [], {}
     for var, host in sorted(plan.caches.items()):
-        path = Path(host).expanduser()
+        path = Path(os.path.expandvars(host)).expanduser()  # "~/.keras/datasets", "$DATA/x"
         if path.is_dir():
             target = f"{CACHE_ROOT}/{var.lower()}"
             mounts.append(Mount(path, target))

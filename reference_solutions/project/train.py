@@ -10,6 +10,7 @@ Usage: python train.py [--epochs 30] [--lr 0.001] [--batch-size 64]
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -33,7 +34,8 @@ def evaluate(model: nn.Module, features: torch.Tensor, labels: torch.Tensor) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30)
+    # the grader's smoke rerun sets EPOCHS=1 (see the project spec); a plain run trains 30
+    parser.add_argument("--epochs", type=int, default=int(os.environ.get("EPOCHS", 30)))
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
