@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import unicodedata
 from pathlib import Path
 
@@ -320,7 +319,7 @@ def test_language_and_share_overrides(tmp_path: Path) -> None:
     assert run_check(tmp_path, min_share=0.3).status == Status.PASS
 
 
-def test_check_is_fast_on_a_small_repo(tmp_path: Path) -> None:
+def test_small_mixed_repo_with_notebook_passes(tmp_path: Path) -> None:
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_markdown_cell(ENGLISH_README),
@@ -332,8 +331,5 @@ def test_check_is_fast_on_a_small_repo(tmp_path: Path) -> None:
     write(tmp_path, files)
     run_check(tmp_path)  # loads the model and nbformat once per process
     lang._candidates.cache_clear()
-    start = time.perf_counter()
-    outcome = run_check(tmp_path)
-    elapsed = time.perf_counter() - start
+    outcome = run_check(tmp_path)  # speed: benchmarks/static_checks.py, not asserted here
     assert outcome.status == Status.PASS, outcome.message
-    assert elapsed < 0.1, f"{elapsed:.3f} s"
