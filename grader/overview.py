@@ -14,17 +14,14 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-
 from grader import __version__
-from grader.paths import data_dir
 from grader.results import SubmissionResult, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
+from grader.templating import environment
 
 STATUS_RANK = {"pass": 0, "warn": 1, "manual": 2, "skipped": 3, "fail": 4, "error": 5, "": 6}
 STATUS_MARK = {"pass": "✓", "warn": "!", "manual": "?", "skipped": "–", "fail": "✗", "error": "E"}
@@ -281,19 +278,6 @@ def _side(student: str, sources: dict[str, str], regions: list) -> dict[str, Any
 
 
 # ---- rendering --------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(data_dir("templates"))),
-        autoescape=select_autoescape(["html", "j2", "html.j2"], default=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["points"] = lambda v: "" if v is None else f"{v:g}"
-    env.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.0f}%"
-    return env
 
 
 def _read_all(
