@@ -12,14 +12,14 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-# the grader itself (what a student or an instructor installs), plus what the demo needs
+# the grader with the instructor features (gradebook, Dask, similarity) and the demo's needs
 $(CORE): $(PY) pyproject.toml
-	$(PY) -m pip install -q -e '.[demo]'
+	$(PY) -m pip install -q -e '.[demo,instructor]'
 	@touch $@
 
 # plus test tools and what the reference solutions need (PyTorch, torchvision, ...)
 $(FULL): $(CORE)
-	$(PY) -m pip install -q -e '.[demo,dev,reference]'
+	$(PY) -m pip install -q -e '.[demo,instructor,dev,reference]'
 	@touch $@
 
 install: $(CORE)

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.extras import require
 from grader.paths import instructor_dir
 from grader.sources import SourceFile, collect_sources, stamp
 from grader.spec import AssignmentSpec
@@ -104,6 +105,7 @@ class _Document:
 
 
 def _fingerprint(text: str, language: str | None, window: int, boilerplate: set[int]) -> Any:
+    require("copydetect", "the similarity check")
     from copydetect import CodeFingerprint
     from copydetect.utils import get_token_coverage
 
@@ -171,6 +173,7 @@ def _coverage(docs: Mapping[str | None, _Document]) -> float:
 
 def _compare(a: str, b: str, docs_a: dict, docs_b: dict, threshold: float) -> SimilarPair | None:
     """The pair's similarity both ways; its regions only when it is listed (else None)."""
+    require("copydetect", "the similarity check")
     from copydetect import compare_files
 
     overlap_a = overlap_b = 0.0

@@ -27,6 +27,7 @@ from grader.batch.cache import Backoff, Probe, cache_key, probe, spec_hash
 from grader.batch.executors import DaskExecutor, Executor, LocalExecutor
 from grader.batch.progress import NullProgress, ProgressSink
 from grader.batch.units import GradingUnit, build_units
+from grader.extras import require
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult
 from grader.roster import Roster
@@ -113,8 +114,10 @@ class _Gradebook:
     def __init__(self, url: str, run_id: str, warnings: list[str]):
         self.url, self.run_id, self.warnings, self.book = url, run_id, warnings, None
         try:
+            require("sqlalchemy", "the gradebook")
             module = importlib.import_module("grader.gradebook")
-        except ImportError:
+        except ImportError as exc:
+            warnings.append(f"gradebook not written: {exc}")
             return
         try:
             self.book = module.Gradebook(url)

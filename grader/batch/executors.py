@@ -32,6 +32,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
 from grader.batch.worker import die_with_parent, grade_payload
+from grader.extras import require
 
 Done = list[tuple[dict[str, Any], dict[str, Any] | BaseException]]
 
@@ -134,6 +135,7 @@ class DaskExecutor:
 
     def __init__(self, address: str, gpu: str = "none", connect_timeout: float = 20.0):
         try:
+            require("distributed", "--executor dask://")
             from dask.distributed import Client, as_completed
         except ImportError as exc:  # pragma: no cover - dask is a dependency
             raise ExecutorError(

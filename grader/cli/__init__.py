@@ -35,4 +35,10 @@ from grader.cli import batch, core, gradebook, overview  # noqa: E402,F401
 
 
 def main() -> None:
-    app()
+    from grader.extras import MissingExtra
+
+    try:
+        app()
+    except MissingExtra as exc:  # an instructor feature on a student's install
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None

@@ -21,6 +21,7 @@ from grader.cli.output import console, err_console
 from grader.exports import canvas_csv, grades_csv, gradescope_json, junit_xml, moodle_csv
 from grader.exports.common import number
 from grader.exports.lms import feedback
+from grader.extras import MissingExtra, require
 from grader.gradebook import GradebookError, GradeRow
 from grader.spec import SpecError
 
@@ -53,6 +54,10 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def _open(db: str) -> Gradebook:
+    try:
+        require("sqlalchemy", "the gradebook")
+    except MissingExtra as exc:
+        raise _fail(str(exc)) from None
     from grader.gradebook.store import Gradebook  # SQLAlchemy loads only when needed
 
     try:
