@@ -62,13 +62,22 @@ class CheckContext:
             self.cache[key] = sorted(found)
         return self.cache[key]
 
-    def glob(self, patterns: str | list[str], case_sensitive: bool = False) -> list[str]:
-        """Files matching any of the globs (``**`` crosses folders, ``{a,b}`` alternates)."""
+    def glob(
+        self,
+        patterns: str | list[str],
+        case_sensitive: bool = False,
+        exclude: str | list[str] | None = None,
+    ) -> list[str]:
+        """Files matching any of the globs and none of ``exclude`` (``**`` crosses folders,
+        ``{a,b}`` alternates)."""
         patterns = [patterns] if isinstance(patterns, str) else patterns
         flags = wglob.GLOBSTAR | wglob.BRACE | wglob.DOTGLOB
         if not case_sensitive:
             flags |= wglob.IGNORECASE
-        return [f for f in self.files() if wglob.globmatch(f, patterns, flags=flags)]
+        return [
+            f for f in self.files()
+            if wglob.globmatch(f, patterns, flags=flags, exclude=exclude or None)
+        ]  # fmt: skip
 
     def path(self, relative: str) -> Path:
         return self.workdir / relative

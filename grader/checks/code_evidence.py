@@ -62,11 +62,8 @@ def code_units(
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """``([(label, code)], skipped)``: each .py file, and each notebook code cell labelled
     ``notebook.ipynb cell N``."""
-    excluded = set(ctx.glob(args.exclude)) if args.exclude else set()
     units, skipped = [], []
-    for path in ctx.glob(args.files):
-        if path in excluded:
-            continue
+    for path in ctx.glob(args.files, exclude=args.exclude):
         full = ctx.path(path)
         try:
             limit = 64_000_000 if path.lower().endswith(".ipynb") else args.max_file_bytes

@@ -145,8 +145,7 @@ class CodePatternCheck(Check):
     Args = CodePatternArgs
 
     def run(self, ctx: CheckContext, args: CodePatternArgs) -> CheckOutcome:
-        excluded = set(ctx.glob(args.exclude)) if args.exclude else set()
-        paths = [p for p in ctx.glob(args.include) if p not in excluded]
+        paths = ctx.glob(args.include, exclude=args.exclude)
         if not paths:
             return CheckOutcome(
                 Status.FAIL,

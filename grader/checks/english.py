@@ -79,8 +79,7 @@ class EnglishCheck(Check):
     def run(self, ctx: CheckContext, args: EnglishArgs) -> CheckOutcome:
         language = (args.language or ctx.spec.language.language).lower()
         min_share = args.min_share if args.min_share is not None else ctx.spec.language.min_share
-        excluded = set(ctx.glob(args.exclude)) if args.exclude else set()
-        paths = [p for p in ctx.glob(args.include) if p not in excluded]
+        paths = ctx.glob(args.include, exclude=args.exclude)
         judged = [
             self._judge(ctx, path, language, min_share, args.max_file_bytes) for path in paths
         ]

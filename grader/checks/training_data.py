@@ -158,8 +158,7 @@ class TrainingDataCheck(Check):
     Args = TrainingDataArgs
 
     def run(self, ctx: CheckContext, args: TrainingDataArgs) -> CheckOutcome:
-        excluded = set(ctx.glob(args.exclude))
-        paths = [p for p in ctx.glob(args.files) if p not in excluded]
+        paths = ctx.glob(args.files, exclude=args.exclude)
         limit = _max_date(ctx, args)
         base_facts = {"files": [], "leakage": [], "max_date": limit.isoformat()}
         if not paths:

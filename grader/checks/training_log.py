@@ -40,8 +40,7 @@ class TrainingLogCheck(Check):
     Args = TrainingLogArgs
 
     def run(self, ctx: CheckContext, args: TrainingLogArgs) -> CheckOutcome:
-        excluded = set(ctx.glob(args.exclude)) if args.exclude else set()
-        candidates = [p for p in ctx.glob(args.files) if p not in excluded]
+        candidates = ctx.glob(args.files, exclude=args.exclude)
         parsed = parse_paths(ctx.workdir, candidates)
         useful = {name: h for name, h in parsed.items() if not h.empty}
         searched = ", ".join(args.files)
