@@ -6,6 +6,7 @@ The Python API mirrors the CLI: ``load_assignment``, ``grade`` (instructor, pinn
 
 from __future__ import annotations
 
+import errno
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,14 @@ from grader.checks.registry import REGISTRY, args_models
 from grader.fetch import FetchError
 from grader.paths import cache_dir as default_cache_dir
 from grader.paths import resolve_spec
-from grader.results import CheckOutcome, CheckResult, Status, SubmissionResult, write_result
+from grader.results import (
+    CheckOutcome,
+    CheckResult,
+    EnvironmentFailure,
+    Status,
+    SubmissionResult,
+    write_result,
+)
 from grader.scoring import late_fraction, points_for
 from grader.spec import AssignmentSpec, CheckSpec, SpecError, SpecProblem, load_spec
 from grader.submission import Submission, fetch_submission, worktree_submission
@@ -61,12 +69,7 @@ def run_check(
         try:
             outcome = cls().run(ctx, cls.Args.model_validate(check.args))
         except Exception as exc:  # a bug or a hostile file must not stop the batch
-            last = traceback.extract_tb(exc.__traceback__)[-1]
-            outcome = CheckOutcome(
-                Status.ERROR,
-                f"the check could not finish: {type(exc).__name__}: {exc}",
-                facts={"where": f"{Path(last.filename).name}:{last.lineno}"},
-            )
+            outcome = outcome_of_exception(exc)
     points, max_points = points_for(outcome, check.points)
     return CheckResult(
         id=check.key, status=outcome.status, points=points, max_points=max_points,
@@ -75,6 +78,30 @@ def run_check(
         required=check.required, milestone=check.milestone,
         commit=None if unpinned else snapshot.commit,
     )  # fmt: skip
+
+
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def outcome_of_exception(exc: Exception) -> CheckOutcome:
+    """What an exception escaping a check means: the environment's failure (EnvironmentFailure,
+    a full disk) is "not graded (environment)"; anything else is an `error` of that check."""
+    if isinstance(exc, EnvironmentFailure):
+        return CheckOutcome(
+            Status.ENVIRONMENT, f"not graded (environment): {exc}", facts={"environment": exc.kind}
+        )
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        return CheckOutcome(
+            Status.ENVIRONMENT,
+            f"not graded (environment): the grader's disk is full ({exc.strerror})",
+            facts={"environment": "disk"},
+        )
+    last = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    return CheckOutcome(
+        Status.ERROR,
+        f"the check could not finish: {type(exc).__name__}: {exc}",
+        facts={"where": f"{Path(last.filename).name}:{last.lineno}"} if last else {},
+    )
 
 
 def _now() -> str:

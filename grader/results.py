@@ -23,11 +23,40 @@ class Status(StrEnum):
     ERROR = "error"
     MANUAL = "manual"
     SKIPPED = "skipped"
+    # the grader's environment stopped the check (no sandbox, full disk, git transport, a
+    # broken GPU, the grader's own timeout): not the student's doing, never a penalty
+    ENVIRONMENT = "environment"
 
     @property
     def blocking(self) -> bool:
         """A required check in this state makes the self-check exit non-zero."""
-        return self in (Status.FAIL, Status.ERROR)
+        return self in (Status.FAIL, Status.ERROR, Status.ENVIRONMENT)
+
+
+class EnvironmentFailure(Exception):
+    """Raised by a check or a service when the grading environment, not the submission,
+    failed. The pipeline turns it into ``Status.ENVIRONMENT`` ("not graded (environment)"):
+    no points lost, never cached, retried by the next run.
+
+    ``kind`` names the cause in one word: sandbox, disk, git, network, gpu, timeout.
+    """
+
+    def __init__(self, message: str, kind: str = "environment"):
+        super().__init__(message)
+        self.kind = kind
+
+
+class Verdict(StrEnum):
+    """The one verdict of a submission, the same in every report, page and export."""
+
+    PASS = "pass"  # graded; every required check passes
+    FAIL = "fail"  # graded; a required check fails
+    ERROR = "error"  # not graded: the submission itself (missing repo, nothing to pin)
+    ENVIRONMENT = "environment"  # not graded: the grader's environment failed; retried
+
+    @property
+    def graded(self) -> bool:
+        return self in (Verdict.PASS, Verdict.FAIL)
 
 
 @dataclass
@@ -106,6 +135,9 @@ class SubmissionResult:
     max_score: float = 0.0
     late_penalty: float = 0.0
     error: str | None = None
+    # "environment" when ``error`` is the grader's environment's fault (git transport, full
+    # disk, ...), not the submission's; such a result is never cached
+    error_kind: str | None = None
     grader_version: str = ""
     graded_at: str = ""
     title: str = ""
@@ -145,6 +177,15 @@ class SubmissionResult:
         if self.error:
             return False
         return not any(c.required and c.status.blocking for c in self.checks)
+
+    @property
+    def verdict(self) -> Verdict:
+        """pass / fail / error / environment: the only place this is decided."""
+        if self.error:
+            return Verdict.ENVIRONMENT if self.error_kind == "environment" else Verdict.ERROR
+        if any(c.status == Status.ENVIRONMENT for c in self.checks):
+            return Verdict.ENVIRONMENT
+        return Verdict.PASS if self.required_ok else Verdict.FAIL
 
 
 def write_result(result: SubmissionResult, path: str | Path) -> Path:

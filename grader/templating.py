@@ -18,6 +18,7 @@ STATUS_LABEL = {
     Status.ERROR: "error",
     Status.MANUAL: "needs a human",
     Status.SKIPPED: "skipped",
+    Status.ENVIRONMENT: "not graded (environment)",
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.batch.units import GradingUnit
-from grader.results import SubmissionResult, write_result
+from grader.results import SubmissionResult, Verdict, write_result
 
 MANIFEST = "batch.json"
 MARKER = "cache.json"
@@ -43,10 +43,10 @@ def atomic_write(path: Path, text: str, sync: bool = True) -> Path:
 
 
 def outcome_of(result: SubmissionResult) -> str:
-    """'error' (could not be graded), 'pass' (every required check passes) or 'fail'."""
-    if result.error:
-        return "error"
-    return "pass" if result.required_ok else "fail"
+    """'error' (could not be graded, by the submission's or the environment's fault),
+    'pass' (every required check passes) or 'fail'."""
+    verdict = result.verdict
+    return verdict.value if verdict.graded else "error"
 
 
 def member_result(result: SubmissionResult, neptun: str) -> SubmissionResult:
@@ -96,7 +96,11 @@ def persist_unit(
     extra: dict[str, Any] | None = None,
 ) -> list[SubmissionResult]:
     """Write every member's result.json and report.html, record them (gradebook), then the
-    done markers. Returns the members' results."""
+    done markers. Returns the members' results. A result the environment stopped
+    ("not graded (environment)") is written but never marked as cached: the next run
+    grades it again."""
+    if result.verdict == Verdict.ENVIRONMENT:
+        key = None
     if unit.neptuns == [result.student]:
         results = [result]
     else:

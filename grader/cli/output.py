@@ -17,6 +17,7 @@ STYLE = {
     Status.ERROR: "magenta",
     Status.MANUAL: "blue",
     Status.SKIPPED: "dim",
+    Status.ENVIRONMENT: "yellow",
 }
 
 

@@ -17,12 +17,14 @@ ICON = {
     Status.ERROR: ":boom:",
     Status.MANUAL: ":eyes:",
     Status.SKIPPED: ":fast_forward:",
+    Status.ENVIRONMENT: ":construction:",
 }
 LEVEL = {
     Status.FAIL: "error",
     Status.ERROR: "error",
     Status.WARN: "warning",
     Status.MANUAL: "notice",
+    Status.ENVIRONMENT: "warning",
 }
 # evidence verdicts that describe something fine, not a problem to annotate
 OK_VERDICTS = {
