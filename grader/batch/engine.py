@@ -31,9 +31,8 @@ from grader.extras import require
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult
 from grader.roster import Roster
+from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec
-
-RERUN_MODES = ("smoke", "full", "none")
 
 
 class BatchError(Exception):
@@ -43,7 +42,7 @@ class BatchError(Exception):
 @dataclass
 class BatchOptions:
     jobs: int = 1
-    rerun_mode: str = "smoke"
+    rerun_mode: RerunMode = RerunMode.SMOKE
     executor: str = "local"  # "local" or "dask://HOST:PORT"
     force: bool = False
     cache_dir: Path | None = None  # the mirror cache; $GRADER_CACHE or ~/.cache/grader
@@ -74,9 +73,9 @@ class BatchSummary:
         return statistics.median(self.unit_seconds) if self.unit_seconds else None
 
 
-def gpu_need(spec: AssignmentSpec, rerun_mode: str) -> str:
+def gpu_need(spec: AssignmentSpec, rerun_mode: RerunMode) -> str:
     """'required', 'optional' or 'none': what the spec's rerun checks ask of a worker."""
-    if rerun_mode == "none":
+    if rerun_mode == RerunMode.NONE:
         return "none"
     wants = [str(c.args.get("gpu", "optional")) for c in spec.checks if c.check == "rerun"]
     if "required" in wants:
@@ -185,8 +184,10 @@ def run_batch(
     bad submission. Raises BatchError only when the batch cannot start."""
     options = options or BatchOptions()
     progress = progress or NullProgress()
-    if options.rerun_mode not in RERUN_MODES:
-        raise BatchError(f"--rerun {options.rerun_mode!r}: use one of {', '.join(RERUN_MODES)}")
+    try:
+        settings = RunSettings(rerun=RerunMode.parse(options.rerun_mode), hidden=True)
+    except ValueError as exc:
+        raise BatchError(f"--rerun: {exc}") from None
     out = out.resolve()
     started = time.perf_counter()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
@@ -211,7 +212,7 @@ def run_batch(
         summary.executor = executor.name if executor else ""
         payload_base = {
             "spec_text": spec_bytes.decode("utf-8"), "spec_file": str(spec_file),
-            "rerun_mode": options.rerun_mode,
+            "settings": settings.to_dict(),
             "cache_dir": str((options.cache_dir or default_cache_dir()).resolve()),
             "backoff": {"attempts": options.backoff.attempts, "base": options.backoff.base,
                         "cap": options.backoff.cap},
@@ -227,7 +228,7 @@ def run_batch(
                 busy = executor is not None and executor.pending > 0
                 for unit, found in _drain(probed, 0.0 if busy or not waiting else 0.5):
                     waiting -= 1
-                    key = cache_key(found.fingerprint, digest, options.rerun_mode, unit.to_dict())
+                    key = cache_key(found.fingerprint, digest, settings, unit.to_dict())
                     manifest["units"][unit.id].update(
                         key=key, repo_state=found.state, probe_tries=found.tries
                     )
@@ -368,7 +369,7 @@ def _new_manifest(
         "roster": {"file": roster.file, "hash": hashlib.sha256(roster_bytes).hexdigest(),
                    "students": len(roster.entries)},
         "grader_version": __version__,
-        "rerun_mode": options.rerun_mode,
+        "rerun_mode": str(options.rerun_mode),
         "executor": options.executor,
         "jobs": options.jobs,
         "run_id": run_id,
