@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from grader import __version__
@@ -23,6 +23,7 @@ from grader.results import (
     EnvironmentFailure,
     Status,
     SubmissionResult,
+    now_iso,
     write_result,
 )
 from grader.scoring import late_fraction, points_for
@@ -106,15 +107,11 @@ def outcome_of_exception(exc: Exception) -> CheckOutcome:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _result(spec: AssignmentSpec, student: str, repo: str, deadline: datetime) -> SubmissionResult:
     return SubmissionResult(
         assignment=spec.id, student=student, repo=repo, deadline=deadline.isoformat(),
         title=spec.title, course=spec.course, max_score=spec.max_points,
-        grader_version=__version__, graded_at=_now(),
+        grader_version=__version__, graded_at=now_iso(),
     )  # fmt: skip
 
 
@@ -177,7 +174,12 @@ def grade(
         return result
     except Exception as exc:  # an unexpected failure is still one student's result
         result = _result(spec, student, repo, effective)
-        result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
+        outcome = outcome_of_exception(exc)
+        if outcome.status == Status.ENVIRONMENT:  # git transport, a full disk: retried later
+            result.error = outcome.message.removeprefix("not graded (environment): ")
+            result.error_kind = "environment"
+        else:
+            result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
         return result
     return evaluate(spec, submission, settings)
 

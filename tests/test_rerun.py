@@ -17,6 +17,7 @@ from grader.sandbox.bwrap import bwrap_available, bwrap_problem
 from grader.sandbox.queue import RunQueue
 from grader.settings import RunSettings
 from grader.testing import build_file_tree, git_save, make_bare
+from tests.markers import needs_project_stack
 from tests.rerun_helpers import make_ctx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,6 +176,7 @@ def _self_check(tmp_path: Path, monkeypatch, mode: str, tamper: bool) -> dict:
 
 @needs_bwrap
 @pytest.mark.slow
+@needs_project_stack
 def test_project_reference_smoke_rerun_is_consistent(tmp_path, monkeypatch):
     checks = _self_check(tmp_path, monkeypatch, "smoke", tamper=False)
     rerun, compare = checks["rerun"], checks["compare"]
@@ -191,6 +193,7 @@ def test_project_reference_smoke_rerun_is_consistent(tmp_path, monkeypatch):
 
 @needs_bwrap
 @pytest.mark.slow
+@needs_project_stack
 def test_instructor_grading_pins_and_reruns_in_the_sandbox(tmp_path, monkeypatch):
     spec_path, root = _setup(tmp_path, monkeypatch, tamper=True)
     spec = pipeline.load_assignment(spec_path)

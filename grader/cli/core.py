@@ -134,7 +134,7 @@ def _append(path: str | None, text: str) -> bool:
 
 def emit_github(result: SubmissionResult, path: Path, report_dir: Path) -> None:
     """Annotations on stdout; summary and outputs into the files GitHub Actions reads."""
-    from grader.formats import github
+    from grader.exports import github
 
     workspace = os.environ.get("GITHUB_WORKSPACE")
     prefix = ""
