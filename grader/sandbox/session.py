@@ -73,21 +73,24 @@ class RerunRecord:
         return "\n".join(p for p in parts if p)
 
 
-def _cache_mounts(plan: RerunPlan) -> tuple[tuple[Mount, ...], dict[str, str]]:
+def cache_mounts(
+    caches: dict[str, str], data_dir: str | None = None
+) -> tuple[tuple[Mount, ...], dict[str, str]]:
+    """Read-only mounts (and their variables) for the instructor's caches and data dir."""
     mounts, env = [], {}
-    for var, host in sorted(plan.caches.items()):
+    for var, host in sorted(caches.items()):
         path = Path(os.path.expandvars(host)).expanduser()  # "~/.keras/datasets", "$DATA/x"
         if path.is_dir():
             target = f"{CACHE_ROOT}/{var.lower()}"
             mounts.append(Mount(path, target))
             env[var] = target
-    if plan.data_dir and Path(plan.data_dir).is_dir():
-        mounts.append(Mount(Path(plan.data_dir), DATA_TARGET))
+    if data_dir and Path(data_dir).is_dir():
+        mounts.append(Mount(Path(data_dir), DATA_TARGET))
         env["GRADER_DATA_DIR"] = DATA_TARGET
     return tuple(mounts), env
 
 
-def _python_shim(work: Path, python: Path) -> str:
+def python_shim(work: Path, python: Path) -> str:
     """A ``bin`` dir inside the work dir where ``python``/``python3`` run the interpreter
     (a script, not a symlink: a venv's python finds its venv from the path it was run as)."""
     bin_dir = work / RUN_DIR / "bin"
@@ -117,7 +120,7 @@ def run_plan(
         record.sandbox, record.isolated = sandbox.name, sandbox.isolated
         uid = getattr(sandbox, "uid", None)
         record.device = lease.gpus[0].to_dict() if lease.gpus else {"name": "cpu"}
-        cache_mounts, cache_env = _cache_mounts(plan)
+        cache_mounts_, cache_env = cache_mounts(plan.caches, plan.data_dir)
         work = prepare_workdir(source, uid)
         before = file_states(work)
         base_mounts = interpreter_mounts(python)
@@ -134,10 +137,10 @@ def run_plan(
                     network=plan.network,
                 )
             mounts = tuple(
-                dict.fromkeys((*base_mounts, *interpreter_mounts(python), *cache_mounts))
+                dict.fromkeys((*base_mounts, *interpreter_mounts(python), *cache_mounts_))
             )
             env = {**cache_env, **plan.env}
-            env["PATH"] = _python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
+            env["PATH"] = python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
             if record.install is None or record.install.ok:
                 for command in plan.commands:
                     run = sandbox.run(
