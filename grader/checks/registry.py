@@ -17,6 +17,7 @@ from grader.checks.notebooks import NotebooksCheck
 from grader.checks.pdf_report import PdfReportCheck
 from grader.checks.predictions import PredictionsCheck
 from grader.checks.rerun import RerunCheck
+from grader.checks.tests import TestsCheck
 from grader.checks.training_data import TrainingDataCheck
 from grader.checks.training_log import TrainingLogCheck
 
@@ -35,6 +36,7 @@ REGISTRY: dict[str, type[Check]] = {
     "training_log": TrainingLogCheck,
     "rerun": RerunCheck,
     "compare": CompareCheck,
+    "tests": TestsCheck,
 }
 
 

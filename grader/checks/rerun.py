@@ -88,7 +88,8 @@ def discover(ctx: CheckContext) -> tuple[list[str], list[str]]:
     return [], [nb for nb in ctx.glob("**/*.ipynb")]
 
 
-def _queue(ctx: CheckContext) -> RunQueue:
+def run_queue(ctx: CheckContext) -> RunQueue:
+    """The run queue for checks that run student code: the context's, else one per process."""
     global _QUEUE
     if ctx.queue is not None:
         return ctx.queue
@@ -128,7 +129,7 @@ class RerunCheck(Check):
         if mode == RerunMode.NONE:
             return CheckOutcome(Status.SKIPPED, "rerun disabled for this run (--rerun none)")
         notes: list[str] = []
-        queue = _queue(ctx)
+        queue = run_queue(ctx)
         if mode == RerunMode.FULL and args.gpu == "required" and not queue.gpus:
             mode = RerunMode.SMOKE
             notes.append("no GPU on this machine: ran the CPU fallback with smoke settings")

@@ -65,7 +65,9 @@ def student_file(filename):
 
 
 def where_of(obj):
-    code = getattr(obj, "__code__", None) or getattr(getattr(obj, "__func__", None), "__code__", None)
+    code = getattr(obj, "__code__", None) or getattr(
+        getattr(obj, "__func__", None), "__code__", None
+    )
     if code is None and callable(getattr(obj, "forward", None)):
         code = getattr(obj.forward, "__code__", None)
     if code is not None:
@@ -78,7 +80,7 @@ def exception_info(exc):
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if student_file(f.filename)]
     where = [student_file(mine[-1].filename), mine[-1].lineno] if mine else None
-    lines = [f'  {student_file(f.filename)}, line {f.lineno}, in {f.name}' for f in mine[-6:]]
+    lines = [f"  {student_file(f.filename)}, line {f.lineno}, in {f.name}" for f in mine[-6:]]
     return {
         "type": type(exc).__name__,
         "message": str(exc)[:2000],
@@ -112,8 +114,14 @@ def _array(value, tensor=False):
     if array.dtype.hasobject or array.dtype.kind not in "biufc" or array.dtype.fields:
         raise TypeError(f"array of dtype {array.dtype} cannot leave the sandbox")
     data = base64.b64encode(array.tobytes()).decode("ascii")
-    return {"__nd__": {"dtype": array.dtype.str, "shape": list(array.shape), "data": data,
-                       "tensor": tensor}}
+    return {
+        "__nd__": {
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "data": data,
+            "tensor": tensor,
+        }
+    }
 
 
 def is_data(value):
@@ -133,7 +141,9 @@ def encode(value, force=False, depth=0):
     if value is None or kind in (bool, int, str):
         return value
     if kind is float:
-        return value if value == value and abs(value) != float("inf") else {"__float__": repr(value)}
+        return (
+            value if value == value and abs(value) != float("inf") else {"__float__": repr(value)}
+        )
     if kind is bytes:
         return {"__bytes__": base64.b64encode(value).decode("ascii")}
     if kind in (list, tuple):
@@ -144,8 +154,11 @@ def encode(value, force=False, depth=0):
     if kind is dict:
         if len(value) > MAX_ITEMS:
             raise TypeError("too many items")
-        return {"__dict__": [[encode(k, force, depth + 1), encode(v, force, depth + 1)]
-                             for k, v in value.items()]}
+        return {
+            "__dict__": [
+                [encode(k, force, depth + 1), encode(v, force, depth + 1)] for k, v in value.items()
+            ]
+        }
     module = kind.__module__ or ""
     if module == "numpy" and kind.__name__ == "ndarray":
         return _array(value)
@@ -159,8 +172,13 @@ def encode(value, force=False, depth=0):
         return str(value)
     if force:
         raise TypeError(f"a {kind.__name__} is not plain data")
-    return {"__ref__": REFS.add(value), "type": f"{module}.{kind.__qualname__}",
-            "repr": _short_repr(value), "where": where_of(value), "callable": callable(value)}
+    return {
+        "__ref__": REFS.add(value),
+        "type": f"{module}.{kind.__qualname__}",
+        "repr": _short_repr(value),
+        "where": where_of(value),
+        "callable": callable(value),
+    }
 
 
 def _short_repr(value):
@@ -288,12 +306,17 @@ def run_notebook(path, namespace, cell_timeout):
         except GraderTimeout:
             entry["status"] = "timeout"
         except SyntaxError as exc:
-            entry.update(status="error", ename="SyntaxError", evalue=str(exc)[:300],
-                         line=exc.lineno)
+            entry.update(
+                status="error", ename="SyntaxError", evalue=str(exc)[:300], line=exc.lineno
+            )
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt too
             info = exception_info(exc)
-            entry.update(status="error", ename=info["type"], evalue=info["message"][:300],
-                         line=(info["where"] or [None, None])[1])
+            entry.update(
+                status="error",
+                ename=info["type"],
+                evalue=info["message"][:300],
+                line=(info["where"] or [None, None])[1],
+            )
         entry["seconds"] = round(time.monotonic() - started, 3)
         summary.append(entry)
         sys.stdout.flush()
@@ -343,14 +366,26 @@ class Server:
     def op_run(self, req):
         try:
             done = subprocess.run(
-                req["argv"], cwd=WORK, input=decode(req.get("stdin")), capture_output=True,
-                timeout=req.get("run_timeout"), check=False,
+                req["argv"],
+                cwd=WORK,
+                input=decode(req.get("stdin")),
+                capture_output=True,
+                timeout=req.get("run_timeout"),
+                check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            return {"returncode": None, "timed_out": True,
-                    "stdout": (exc.stdout or b"")[-1_000_000:], "stderr": (exc.stderr or b"")[-1_000_000:]}
-        return {"returncode": done.returncode, "timed_out": False,
-                "stdout": done.stdout[-1_000_000:], "stderr": done.stderr[-1_000_000:]}
+            return {
+                "returncode": None,
+                "timed_out": True,
+                "stdout": (exc.stdout or b"")[-1_000_000:],
+                "stderr": (exc.stderr or b"")[-1_000_000:],
+            }
+        return {
+            "returncode": done.returncode,
+            "timed_out": False,
+            "stdout": done.stdout[-1_000_000:],
+            "stderr": done.stderr[-1_000_000:],
+        }
 
     def op_read(self, req):
         path = os.path.realpath(os.path.join(WORK, req["path"]))
@@ -395,7 +430,9 @@ class Server:
             if req.get("builder") is None:
                 raise ValueError(f"{req['path']} holds a state_dict; a builder is needed")
             builder = decode(req["builder"])
-            model = builder(*decode(req.get("args", [])), **decode(req.get("kwargs", {"__dict__": []})))
+            model = builder(
+                *decode(req.get("args", [])), **decode(req.get("kwargs", {"__dict__": []}))
+            )
             model.load_state_dict(state)
         return model.to(device).eval()
 
@@ -424,16 +461,25 @@ class Server:
     def handle(self, req):
         op = getattr(self, "op_" + req.get("op", ""), None)
         if op is None:
-            return {"id": req.get("id"), "error": {"type": "ProtocolError",
-                                                  "message": f"unknown op {req.get('op')!r}"}}
+            return {
+                "id": req.get("id"),
+                "error": {"type": "ProtocolError", "message": f"unknown op {req.get('op')!r}"},
+            }
         try:
             value = with_timeout(req.get("timeout", 60), op, req)
             if isinstance(value, _Forced):
                 return {"id": req["id"], "ok": encode(value.value, force=True)}
             return {"id": req["id"], "ok": encode(value, force=req.get("force", False))}
         except GraderTimeout:
-            return {"id": req["id"], "error": {"type": "Timeout", "message":
-                    f"no answer within {req.get('timeout')} s", "where": None, "traceback": ""}}
+            return {
+                "id": req["id"],
+                "error": {
+                    "type": "Timeout",
+                    "message": f"no answer within {req.get('timeout')} s",
+                    "where": None,
+                    "traceback": "",
+                },
+            }
         except BaseException as exc:  # noqa: BLE001 - every failure is an answer
             return {"id": req["id"], "error": exception_info(exc)}
 
@@ -487,12 +533,23 @@ def main(argv):
         try:
             cells = run_notebook(config["notebook"], namespace, config.get("cell_timeout", 60))
         except (OSError, ValueError) as exc:
-            cells = [{"cell": 0, "status": "error", "ename": type(exc).__name__,
-                      "evalue": f"the notebook cannot be read: {exc}"[:300]}]
+            cells = [
+                {
+                    "cell": 0,
+                    "status": "error",
+                    "ename": type(exc).__name__,
+                    "evalue": f"the notebook cannot be read: {exc}"[:300],
+                }
+            ]
     else:
         namespace["__name__"] = "__grader_tests__"
-    hello = {"pid": os.getpid(), "python": sys.version.split()[0], "cells": cells,
-             "preload_errors": preload_errors, "seconds": round(time.monotonic() - started, 3)}
+    hello = {
+        "pid": os.getpid(),
+        "python": sys.version.split()[0],
+        "cells": cells,
+        "preload_errors": preload_errors,
+        "seconds": round(time.monotonic() - started, 3),
+    }
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(socket_path)
     send(sock, {"hello": hello})

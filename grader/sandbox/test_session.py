@@ -236,9 +236,7 @@ def _run(plan, record, python, sandbox, lease, work, channel, run_dir, session) 
     os.close(report_w)
     caches, cache_env = cache_mounts(plan.caches)
     mounts = tuple(
-        dict.fromkeys(
-            (*interpreter_mounts(python), *caches, Mount(channel, CHANNEL_TARGET))
-        )
+        dict.fromkeys((*interpreter_mounts(python), *caches, Mount(channel, CHANNEL_TARGET)))
     )
     env = {**cache_env, **plan.env}
     env["PATH"] = python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
@@ -251,8 +249,15 @@ def _run(plan, record, python, sandbox, lease, work, channel, run_dir, session) 
     def serve() -> None:
         try:
             outputs.append(
-                sandbox.run(command, work, plan.limits, env=env, network=False, mounts=mounts,
-                            gpus=lease.gpus)  # fmt: skip
+                sandbox.run(
+                    command,
+                    work,
+                    plan.limits,
+                    env=env,
+                    network=False,
+                    mounts=mounts,
+                    gpus=lease.gpus,
+                )  # fmt: skip
             )
         finally:
             os.close(ended_w)
@@ -295,4 +300,3 @@ def _wait_child(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-

@@ -9,6 +9,7 @@ dtypes limited to booleans and numbers.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import socket
 import struct
@@ -67,7 +68,9 @@ def decode(value: Any, owner: Any = None, depth: int = 0, ref_type: type = Remot
         return tuple(decode(v, owner, depth + 1, ref_type) for v in value["__tuple__"])
     if "__dict__" in value:
         pairs = value["__dict__"]
-        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 for p in pairs
+        ):
             raise ChannelError("malformed mapping")
         result = {}
         for key, item in pairs:
@@ -102,7 +105,9 @@ def encode(value: Any, depth: int = 0) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else {"__float__": repr(value)}
+        return (
+            value if value == value and abs(value) != float("inf") else {"__float__": repr(value)}
+        )
     if isinstance(value, bytes):
         return {"__bytes__": base64.b64encode(value).decode("ascii")}
     if isinstance(value, RemoteRef):
@@ -118,7 +123,9 @@ def encode(value: Any, depth: int = 0) -> Any:
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v, depth + 1) for v in value]}
     if isinstance(value, dict):
-        return {"__dict__": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+        return {
+            "__dict__": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]
+        }
     if hasattr(value, "__fspath__"):
         return str(value)
     raise ValueError(f"cannot send a {type(value).__name__} to the student's process")
@@ -204,8 +211,6 @@ class Channel:
 
     def close(self) -> None:
         if not self.dead:
-            try:
+            with contextlib.suppress(ChannelError):
                 self.send({"id": 0, "op": "bye"})
-            except ChannelError:
-                pass
         self.sock.close()

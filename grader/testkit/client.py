@@ -170,4 +170,3 @@ class Student:
 
 def _where(value: Any) -> Any:
     return value.where if isinstance(value, RemoteRef) else None
-

@@ -181,7 +181,7 @@ class GraderPlugin:
             return
         where = record.touched[-1] if record.touched else None
         if report.passed:
-            status, message = "passed", record.reason
+            status, message, where = "passed", record.reason, None
         elif isinstance(exc, ChannelError):
             status, message = "error", str(exc)
         elif report.when == "setup":
