@@ -44,8 +44,9 @@ class TestsArgs(Args):
         "spec file's folder",
     )
     hidden: list[str] = Field(
-        default_factory=lambda: ["hidden_tests"],
-        description="test files or folders in the instructor dir's <spec id>/ folder",
+        default_factory=list,
+        description="test files or folders in the instructor dir's <spec id>/ folder "
+        "(e.g. hidden_tests); the instructor's run only",
     )
     hidden_data: str = Field("hidden_data", description="folder in the instructor dir's <id>/")
     notebook: str | None = Field(None, description="glob of the notebook to execute once")

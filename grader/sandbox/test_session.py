@@ -114,8 +114,9 @@ def _test_process(plan: SessionPlan, run_dir: Path, listener: socket.socket, end
             "notebook": plan.notebook, "context": plan.context,
         }  # fmt: skip
         plugin = GraderPlugin(config, listener, ended)
+        roots = list(dict.fromkeys(f.target.split("/", 1)[0] for f in plan.files))
         args = [
-            ".", "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "--import-mode=importlib",
+            *roots, "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "--import-mode=importlib",
             "-c", str(run_dir / "pytest.ini"), "--rootdir", str(run_dir), "-W", "ignore",
         ]  # fmt: skip
         exit_code = pytest.main(args, plugins=[plugin])
