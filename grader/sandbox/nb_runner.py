@@ -15,6 +15,7 @@ runner's stdout. A kernel that kills the runner leaves no summary, which is a fa
 This file imports nothing of the grader: the grader is not visible inside the sandbox.
 """
 
+import contextlib
 import ctypes
 import json
 import subprocess
@@ -104,10 +105,8 @@ def run_one(path, out_dir, cell_timeout, output_limit):
 
 def non_dumpable():
     """PR_SET_DUMPABLE 0: processes of our uid cannot ptrace us or open /proc/<us>/mem|fd."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
 
 
 def main(argv):

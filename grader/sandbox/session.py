@@ -22,6 +22,7 @@ from grader.sandbox.workspace import (
     collect_artifacts,
     discard_workdir,
     file_states,
+    new_content,
     prepare_workdir,
 )
 
@@ -46,6 +47,8 @@ class RerunPlan:
     cell_timeout: float = 300.0
     cell_output_limit: int = 200_000
     student_mode: str = "pinned"
+    produces: list[str] = field(default_factory=list)  # globs of the model files it must write
+    produces_max_bytes: int = 2048 * 1024 * 1024
 
 
 @dataclass
@@ -59,6 +62,7 @@ class RerunRecord:
     isolated: bool = True
     install: RunOutput | None = None
     waited_s: float = 0.0
+    produced: list[str] = field(default_factory=list)  # new files matching ``produces``
 
     @property
     def ok(self) -> bool:
@@ -163,6 +167,12 @@ def run_plan(
             out_dir.mkdir(parents=True)
             record.artifacts = collect_artifacts(work, patterns, out_dir, before=before)
             record.artifacts_dir = out_dir
+            if plan.produces:
+                found = collect_artifacts(
+                    work, plan.produces, out_dir, plan.produces_max_bytes, before=before
+                )
+                record.produced = new_content(out_dir, found, source)
+                record.artifacts = sorted(set(record.artifacts) | set(record.produced))
         finally:
             discard_workdir(work)
             shutil.rmtree(work.parent, ignore_errors=True)
