@@ -54,7 +54,10 @@ def environment() -> Environment:
     env.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.0f}%"
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     env.filters["facts_json"] = lambda v: json.dumps(
-        {k: x for k, x in v.items() if k != "svg"}, indent=2, ensure_ascii=False, default=str
+        {k: x for k, x in v.items() if k not in ("svg", "instructor_only")},
+        indent=2,
+        ensure_ascii=False,
+        default=str,
     )
     env.filters["when"] = human_time
     env.filters["short"] = lambda sha: (sha or "")[:10]
