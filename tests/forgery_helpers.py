@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 
 # reads the nonce (or any secret) from the parent's memory, as a hostile notebook would
-STEAL = r'''
+STEAL = r"""
 import os, re
 
 def steal(pattern, pid=None):
@@ -32,9 +32,11 @@ def steal(pattern, pid=None):
         if found:
             return found.group().decode()
     return None
-'''
+"""
 
-FORGE_RUNNER = STEAL + r'''
+FORGE_RUNNER = (
+    STEAL
+    + r"""
 import json
 nonce = steal(rb"GRADER-NB-[0-9a-f]{32}")
 summary = {"notebooks": [{"path": "forged.ipynb", "cells": [{"cell": 1, "status": "ok"}],
@@ -47,7 +49,8 @@ for target in (f"/proc/{os.getppid()}/fd/1", "/proc/1/fd/1", "/dev/stdout"):
     except OSError as exc:
         print("cannot write", target, exc)
 print(line)
-'''
+"""
+)
 
 
 def notebook(*sources: str) -> str:
@@ -56,12 +59,13 @@ def notebook(*sources: str) -> str:
     nb.cells += [nbformat.v4.new_code_cell(src) for src in sources]
     return nbformat.writes(nb)
 
+
 WRONG_ADD = "\ndef add(a, b):\n    return a - b\n"
 
 # looks for secrets in every process it can see and writes fake reports into their descriptors
 STEAL_AND_REPORT = (
     STEAL
-    + r'''
+    + r"""
 found = []
 for pid in os.listdir("/proc"):
     if pid.isdigit() and int(pid) != os.getpid():
@@ -75,6 +79,6 @@ for pid in os.listdir("/proc"):
             except OSError:
                 pass
 print("found in other processes' memory:", found)
-'''
+"""
     + WRONG_ADD
 )

@@ -49,7 +49,7 @@ def test_a_notebook_cannot_forge_the_runners_all_cells_ok(tmp_path):
     rerun = grade(tmp_path, RERUN_SPEC, {"forge.ipynb": nb}, "--rerun", "full")["rerun"]
     assert rerun["status"] == "fail", rerun["message"]
     assert rerun["points"] == 0
-    assert "ZeroDivisionError" in rerun["message"]
+    assert "code cell 2 (cell 3): ZeroDivisionError" in rerun["message"]
 
 
 TESTS_SPEC = """
@@ -62,7 +62,7 @@ checks:
     points: 3
     args: {public: [forge_tests], timeout: 10, budget: 60}
 """
-PUBLIC_TEST = '''
+PUBLIC_TEST = """
 import random
 import pytest
 
@@ -75,7 +75,7 @@ def test_add(student):
 
 def test_add_floats(student):
     assert student.module("solution").add(0.5, 0.25) == 0.75
-'''
+"""
 ATTEMPTS = {
     "monkeypatches pytest and AssertionError": """
 import builtins, sys
@@ -107,7 +107,8 @@ for folder in (".", ".grader", "/tmp", "results", "/submission/.grader-run"):
             {"score": 3, "tests": [{"name": "test_add", "status": "passed", "score": 2}]}))
     except OSError:
         pass
-""" + WRONG_ADD,
+"""
+    + WRONG_ADD,
     "calls os._exit(0) when a test calls it": """
 import os
 
@@ -122,7 +123,8 @@ for name in ("test_add", "test_add_floats"):
     print(f"::notice::{name} passed")
     sys.stderr.write(f"{name} PASSED\\n")
 print("2 passed in 0.01s")
-""" + WRONG_ADD,
+"""
+    + WRONG_ADD,
     "edits and deletes the test files": """
 import glob, os
 mine = 'def test_add():\\n    pass\\n\\ndef test_add_floats():\\n    pass\\n'
@@ -139,7 +141,8 @@ for pattern in ("/**/test_*.py", "/**/conftest.py", "/tmp/**/*.py", "/grader-cha
             pass
 open("conftest.py", "w").write("def pytest_runtest_makereport(item, call):\\n    call.excinfo = None\\n")
 open("test_add.py", "w").write(mine)
-""" + WRONG_ADD,
+"""
+    + WRONG_ADD,
     "reads its parent's memory through /proc/<ppid>/mem": STEAL_AND_REPORT,
 }
 

@@ -70,10 +70,20 @@ def run_one(path, out_dir, cell_timeout, output_limit):
     def before(cell, cell_index, **_):
         timing[cell_index] = time.monotonic()
 
+    code_numbers = {}  # cell index -> its number among the code cells (Markdown not counted)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            code_numbers[index] = len(code_numbers) + 1
+
     def after(cell, cell_index, execute_reply, **_):
         elapsed = time.monotonic() - timing.get(cell_index, time.monotonic())
         content = (execute_reply or {}).get("content", {})
-        entry = {"cell": cell_index + 1, "seconds": round(elapsed, 3), "status": "ok"}
+        entry = {
+            "cell": cell_index + 1,
+            "code_cell": code_numbers.get(cell_index),
+            "seconds": round(elapsed, 3),
+            "status": "ok",
+        }
         if content.get("status") == "error":
             entry["status"] = "error"
             entry["ename"] = content.get("ename", "")
