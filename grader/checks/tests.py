@@ -16,6 +16,7 @@ student's file and line where it failed. A test that skips for missing instructo
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +26,7 @@ from grader.checks.base import Args, Check, CheckContext
 from grader.checks.rerun import run_queue
 from grader.paths import data_dir, instructor_dir
 from grader.results import CheckOutcome, EnvironmentFailure, Evidence, Status
+from grader.sandbox import FORCE_ENV
 from grader.sandbox.base import Limits, SandboxError
 from grader.sandbox.test_session import SessionPlan, SessionRecord, TestFile, run_session
 
@@ -178,6 +180,8 @@ class TestsCheck(Check):
             caches=dict(args.caches), gpu=args.gpu, preload=list(args.preload), overlay=overlay,
             points=dict(args.points), default_points=args.default_points, context=context,
             student_mode=ctx.mode,
+            require_isolation=any(f.visibility == "hidden" for f in files)
+            and os.environ.get(FORCE_ENV) != "1",
         )  # fmt: skip
         try:
             record = run_session(plan, ctx.workdir, run_queue(ctx))

@@ -56,8 +56,12 @@ def with_timeout(seconds, function, *args):
 
 
 def student_file(filename):
+    if not filename:
+        return None
     if filename.startswith("<code cell"):
         return filename.strip("<>")
+    if filename.startswith("<"):
+        return None
     path = os.path.abspath(filename)
     if path.startswith(WORK + os.sep) and "/.grader-run/" not in path:
         return os.path.relpath(path, WORK)
@@ -80,6 +84,8 @@ def exception_info(exc):
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if student_file(f.filename)]
     where = [student_file(mine[-1].filename), mine[-1].lineno] if mine else None
+    if isinstance(exc, SyntaxError) and student_file(exc.filename or ""):
+        where = [student_file(exc.filename), exc.lineno]
     lines = [f"  {student_file(f.filename)}, line {f.lineno}, in {f.name}" for f in mine[-6:]]
     return {
         "type": type(exc).__name__,

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import choose_sandbox
-from grader.sandbox.base import Limits, Mount, RunOutput
+from grader.sandbox import FORCE_ENV, choose_sandbox
+from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError
 from grader.sandbox.envs import interpreter_mounts, resolve_interpreter
 from grader.sandbox.process import processes_of_uid
 from grader.sandbox.queue import RunQueue
@@ -68,6 +68,7 @@ class SessionPlan:
     default_points: float = 1.0
     context: dict[str, Any] = field(default_factory=dict)
     student_mode: str = "pinned"
+    require_isolation: bool = False  # hidden material: never next to unsandboxed student code
 
 
 @dataclass
@@ -189,6 +190,13 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
     with queue.lease(plan.gpu if queue.gpus else "none") as lease:
         record.waited_s = round(lease.waited_s, 3)
         sandbox = choose_sandbox(plan.student_mode, uid=lease.uid)
+        if plan.require_isolation and not sandbox.isolated:
+            raise SandboxError(
+                "hidden tests and hidden data are never used next to unsandboxed student "
+                f"code ({getattr(sandbox, 'reason', None) or 'no sandbox'}); install "
+                f"bubblewrap, or set {FORCE_ENV}=1 to accept that the student's code can read "
+                "them"
+            )
         record.sandbox, record.isolated = sandbox.name, sandbox.isolated
         uid = getattr(sandbox, "uid", None)
         record.device = lease.gpus[0].to_dict() if lease.gpus else {"name": "cpu"}
