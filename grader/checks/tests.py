@@ -224,7 +224,7 @@ def judge(
     facts: dict[str, Any] = {
         "sandbox": record.sandbox, "isolated": record.isolated, "device": record.device,
         "wall_s": record.wall_s, "waited_s": record.waited_s, "model_source": model_source,
-        "hidden_visibility": args.hidden_visibility,
+        "hidden_visibility": args.hidden_visibility, "timings": record.timings,
     }  # fmt: skip
     server = record.server
     facts["instructor_only"] = {

@@ -3,9 +3,12 @@ script; it imports nothing of the grader (the grader is not visible there).
 
 Usage: python student_server.py SOCKET CONFIG_JSON
 
-It imports the spec's ``preload`` modules, executes the notebook (if any) code cell by code
-cell with a per-cell timeout that interrupts and goes on, connects to the grader's socket
-and answers requests from the instructor's tests, which run OUTSIDE the sandbox: import a
+It imports the spec's ``preload`` modules, connects to the grader's socket and says
+"ready"; it may be started before its submission is known (a warm pool). On "begin" (the
+submission's files are in its work dir by then) it executes the notebook (if any), code
+cell by code cell with a per-cell timeout that interrupts and goes on, says "hello" with
+what the cells did, and answers requests from the instructor's tests, which run OUTSIDE
+the sandbox: import a
 module, evaluate an expression, call a function, run a command, read a file, load a saved
 model, predict a batch. Every answer is data (plain values and numeric arrays) or a
 reference to an object that stays here. Nothing this process says is trusted: the grader
@@ -523,7 +526,6 @@ def _exactly(sock, size):
 def main(argv):
     socket_path, config = argv[0], json.loads(argv[1])
     sys.path.insert(0, WORK)
-    sys.argv = [config.get("notebook") or "student"]
     sys.meta_path.insert(0, ShownImages())
     preload_errors = {}
     for name in config.get("preload", []):
@@ -531,13 +533,36 @@ def main(argv):
             importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - reported, never fatal
             preload_errors[name] = f"{type(exc).__name__}: {exc}"[:300]
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(socket_path)
+    send(
+        sock,
+        {
+            "ready": {
+                "pid": os.getpid(),
+                "python": sys.version.split()[0],
+                "preload_errors": preload_errors,
+            }
+        },
+    )
+    sock.settimeout(config.get("idle_s", 120))  # a pre-started process waits this long
+    try:
+        begin = receive(sock)
+    except OSError:
+        return
+    sock.settimeout(None)
+    if begin is None or begin.get("op") != "begin":
+        return
+    importlib.invalidate_caches()  # the submission's files arrived after the start
+    notebook = begin.get("notebook")
+    sys.argv = [notebook or "student"]
     namespace = {"__name__": "__main__", "__builtins__": builtins}
     namespace["display"] = lambda *values, **_: print(*values)
     started = time.monotonic()
     cells = None
-    if config.get("notebook"):
+    if notebook:
         try:
-            cells = run_notebook(config["notebook"], namespace, config.get("cell_timeout", 60))
+            cells = run_notebook(notebook, namespace, begin.get("cell_timeout", 60))
         except (OSError, ValueError) as exc:
             cells = [
                 {
@@ -549,16 +574,16 @@ def main(argv):
             ]
     else:
         namespace["__name__"] = "__grader_tests__"
-    hello = {
-        "pid": os.getpid(),
-        "python": sys.version.split()[0],
-        "cells": cells,
-        "preload_errors": preload_errors,
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(socket_path)
-    send(sock, {"hello": hello})
+    send(
+        sock,
+        {
+            "hello": {
+                "cells": cells,
+                "preload_errors": preload_errors,
+                "seconds": round(time.monotonic() - started, 3),
+            }
+        },
+    )
     server = Server(namespace)
     while True:
         request = receive(sock)

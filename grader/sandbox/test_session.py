@@ -2,12 +2,14 @@
 
     grader (this process)
       |-- thread: Sandbox.run(student_server.py)   untrusted: imports and runs student code,
-      |                                            executes the notebook, answers requests
+      |   (grader.sandbox.student_process,         executes the notebook, answers requests
+      |    started now or ahead from a warm pool)
       `-- fork: pytest + grader.testkit.plugin     trusted: the instructor's tests, never
                                                    imports student code; decides outcomes
 
-The two talk over a Unix socket in a folder mounted read-only into the sandbox. The tests'
-outcomes come back to this process over a pipe that only the forked test process holds:
+The two talk over a Unix socket in a folder mounted read-only into the sandbox (the forked
+test process inherits the connection, and our copy is closed). The tests' outcomes come
+back to this process over a pipe that only the forked test process holds:
 the sandboxed process inherits no descriptor of ours (every run closes them), lives in
 other pid, user and mount namespaces under another uid, and so can neither read the test
 process's memory nor write its report. Plain orchestration with no judging:
@@ -18,14 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
+import select
 import shutil
 import signal
 import socket
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -33,15 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import FORCE_ENV, choose_sandbox
-from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError
-from grader.sandbox.envs import interpreter_mounts, resolve_interpreter
-from grader.sandbox.process import processes_of_uid
+from grader.sandbox.base import Limits, RunOutput, SandboxError
+from grader.sandbox.envs import resolve_interpreter
 from grader.sandbox.queue import RunQueue
-from grader.sandbox.session import cache_mounts, python_shim
-from grader.sandbox.workspace import discard_workdir, prepare_workdir, sandbox_base
-
-SERVER = Path(__file__).with_name("student_server.py")
-CHANNEL_TARGET = "/grader-channel"
+from grader.sandbox.student_process import POOL, Profile, StudentProcess, StudentStartError
+from grader.sandbox.workspace import sandbox_base
 
 
 @dataclass
@@ -82,6 +81,42 @@ class SessionRecord:
     waited_s: float = 0.0
     wall_s: float = 0.0
     log_tail: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds since start
+
+
+# pytest plugins a test process does without (unraisableexception and threadexception
+# would run a full garbage collection over the memory forked from the grader)
+LEAN = ("cacheprovider", "stepwise", "pastebin", "junitxml", "doctest", "setuponly",
+        "setupplan", "faulthandler", "legacypath", "unraisableexception", "threadexception")  # fmt: skip
+_WARM: set[str] = set()
+
+
+def warm_up(files: list[TestFile]) -> None:
+    """Import once per process what every test process needs (pytest and its plugins, numpy,
+    the testkit; scikit-learn's metrics when a test file uses them), so that each forked test
+    process starts with them loaded."""
+    import importlib
+
+    wanted = ["pytest", "numpy", "grader.testkit.plugin"]
+    wanted += [f"_pytest.{name}" for name in _pytest_plugins() if name not in LEAN]
+    uses_sklearn = any(
+        word in f.source.read_text(errors="replace")
+        for f in files
+        for word in ("sklearn", "classification_metrics", "regression_metrics")
+    )
+    if uses_sklearn:
+        wanted.append("sklearn.metrics")
+    for name in wanted:
+        if name not in _WARM:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+            _WARM.add(name)
+
+
+def _pytest_plugins() -> tuple[str, ...]:
+    from _pytest.config import default_plugins
+
+    return tuple(default_plugins)
 
 
 def _non_dumpable() -> None:
@@ -90,7 +125,7 @@ def _non_dumpable() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
 
 
-def _test_process(plan: SessionPlan, run_dir: Path, listener: socket.socket, ended: int,
+def _test_process(plan: SessionPlan, run_dir: Path, conn: socket.socket | None, problem: str,
                   report_fd: int, log: Path) -> None:  # fmt: skip
     """The forked, trusted test process: run pytest with the grader's plugin, write the
     report to ``report_fd``, exit without running the parent's exit handlers."""
@@ -111,15 +146,16 @@ def _test_process(plan: SessionPlan, run_dir: Path, listener: socket.socket, end
         config = {
             "files": {f.target: f.visibility for f in plan.files},
             "points": plan.points, "default_points": plan.default_points,
-            "timeout": plan.timeout, "accept_timeout": plan.limits.wall_s,
-            "notebook": plan.notebook, "context": plan.context,
+            "timeout": plan.timeout, "start_timeout": plan.limits.wall_s,
+            "notebook": plan.notebook, "cell_timeout": plan.cell_timeout,
+            "context": plan.context,
         }  # fmt: skip
-        plugin = GraderPlugin(config, listener, ended)
+        plugin = GraderPlugin(config, conn, problem)
         roots = list(dict.fromkeys(f.target.split("/", 1)[0] for f in plan.files))
-        args = [
-            *roots, "-q", "-p", "no:cacheprovider", "-p", "no:stepwise", "--import-mode=importlib",
-            "-c", str(run_dir / "pytest.ini"), "--rootdir", str(run_dir), "-W", "ignore",
-        ]  # fmt: skip
+        args = [*roots, "-q", "--import-mode=importlib", "-c", str(run_dir / "pytest.ini"),
+                "--rootdir", str(run_dir), "-W", "ignore"]  # fmt: skip
+        for name in LEAN:
+            args += ["-p", f"no:{name}"]
         exit_code = pytest.main(args, plugins=[plugin])
         plugin.close()
         data = plugin.report()
@@ -141,8 +177,6 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
         left = deadline - time.monotonic()
         if left <= 0:
             return None
-        import select
-
         ready, _, _ = select.select([fd], [], [], min(left, 1.0))
         if not ready:
             continue
@@ -152,23 +186,7 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
         chunks.append(chunk)
 
 
-def _stop_student(uid: int | None, isolated: bool, thread: threading.Thread) -> None:
-    """End a student process that is still running after the tests: every process of
-    its slot's uid (a slot runs one sandbox at a time)."""
-    thread.join(timeout=2.0)
-    if not thread.is_alive() or uid is None or not isolated or os.geteuid() != 0:
-        return
-    for pid, _name in processes_of_uid(uid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    thread.join(timeout=5.0)
-
-
-def _prepare(plan: SessionPlan, session: Path, uid: int | None) -> tuple[Path, Path]:
-    channel = session / "channel"
-    channel.mkdir(mode=0o755)
-    shutil.copyfile(SERVER, channel / "student_server.py")
-    os.chmod(channel / "student_server.py", 0o644)
+def _test_dir(plan: SessionPlan, session: Path) -> Path:
     run_dir = session / "tests"
     run_dir.mkdir(mode=0o700)
     (run_dir / "pytest.ini").write_text("[pytest]\n")
@@ -177,7 +195,14 @@ def _prepare(plan: SessionPlan, session: Path, uid: int | None) -> tuple[Path, P
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(item.source, target)
         os.chmod(target, 0o400)  # read-only, and never visible inside the sandbox
-    return channel, run_dir
+    return run_dir
+
+
+def _profile(plan: SessionPlan, python: Path) -> Profile:
+    return Profile(
+        str(python), tuple(plan.preload), tuple(sorted(plan.caches.items())),
+        tuple(sorted(plan.env.items())), plan.limits,
+    )  # fmt: skip
 
 
 def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) -> SessionRecord:
@@ -187,6 +212,7 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
     python = resolve_interpreter(plan.python)
     record = SessionRecord()
     started = time.monotonic()
+    profile = _profile(plan, python)
     with queue.lease(plan.gpu if queue.gpus else "none") as lease:
         record.waited_s = round(lease.waited_s, 3)
         sandbox = choose_sandbox(plan.student_mode, uid=lease.uid)
@@ -198,94 +224,67 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
                 "them"
             )
         record.sandbox, record.isolated = sandbox.name, sandbox.isolated
-        uid = getattr(sandbox, "uid", None)
         record.device = lease.gpus[0].to_dict() if lease.gpus else {"name": "cpu"}
+        pooled = _poolable(plan, sandbox, lease)
+        student = POOL.take(profile) if pooled else None
+        record.timings["warm"] = float(student is not None)
+        if student is None:
+            student = StudentProcess(profile, sandbox, getattr(sandbox, "uid", None), lease.gpus)
         session = Path(tempfile.mkdtemp(prefix="tests-", dir=sandbox_base()))
-        os.chmod(session, 0o711)
-        work = prepare_workdir(source, uid)
         try:
-            _overlay(work, plan.overlay)
-            channel, run_dir = _prepare(plan, session, uid)
-            record = _run(plan, record, python, sandbox, lease, work, channel, run_dir, session)
+            student.fill(source, plan.overlay)
+            record = _run(plan, record, student, _test_dir(plan, session), session)
         finally:
-            discard_workdir(work)
+            record.server = student.stop()
             shutil.rmtree(session, ignore_errors=True)
+        if pooled:
+            POOL.prestart(profile, plan.student_mode)
     record.wall_s = round(time.monotonic() - started, 3)
     return record
 
 
-def _overlay(work: Path, overlay: dict[str, Path]) -> None:
-    """Files a rerun produced replace the committed ones in the tests' copy."""
-    info = work.stat()
-    for rel, host in overlay.items():
-        target = work / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(host, target)
-        if os.geteuid() == 0:
-            os.chown(target, info.st_uid, info.st_gid)
+def _poolable(plan: SessionPlan, sandbox: object, lease: object) -> bool:
+    """Sessions of an instructor's run on the CPU, in the real sandbox, use the warm pool."""
+    if os.environ.get("GRADER_TESTS_POOL", "1") == "0" or plan.student_mode != "pinned":
+        return False
+    return bool(getattr(sandbox, "isolated", False)) and not getattr(lease, "gpus", ())
 
 
-def _run(plan, record, python, sandbox, lease, work, channel, run_dir, session) -> SessionRecord:
-    sock_path = channel / "s"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(str(sock_path))
-    os.chmod(sock_path, 0o666)
-    listener.listen(1)
-    ended_r, ended_w = os.pipe()
+def _run(
+    plan: SessionPlan, record: SessionRecord, student: StudentProcess, run_dir: Path,
+    session: Path,
+) -> SessionRecord:  # fmt: skip
+    began = time.monotonic()
+    problem = ""
+    try:
+        student.wait_ready(timeout=min(plan.limits.wall_s, 120.0))
+    except StudentStartError as exc:
+        problem = str(exc)
+    record.timings["ready"] = round(time.monotonic() - began, 3)
+    warm_up(plan.files)
     report_r, report_w = os.pipe()
     log = session / "pytest.log"
     sys.stdout.flush()
     sys.stderr.flush()
+    gc.freeze()  # the child's collections skip what it inherits (no copy-on-write storm)
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child ends in os._exit
-        os.close(ended_w)
         os.close(report_r)
-        _test_process(plan, run_dir, listener, ended_r, report_w, log)
-    os.close(ended_r)
+        _test_process(plan, run_dir, student.conn, problem, report_w, log)
+    gc.unfreeze()
     os.close(report_w)
-    caches, cache_env = cache_mounts(plan.caches)
-    mounts = tuple(
-        dict.fromkeys((*interpreter_mounts(python), *caches, Mount(channel, CHANNEL_TARGET)))
-    )
-    env = {**cache_env, **plan.env}
-    env["PATH"] = python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
-    config = {"notebook": plan.notebook, "cell_timeout": plan.cell_timeout,
-              "preload": plan.preload}  # fmt: skip
-    command = [str(python), f"{CHANNEL_TARGET}/student_server.py", f"{CHANNEL_TARGET}/s",
-               json.dumps(config)]  # fmt: skip
-    outputs: list[RunOutput] = []
-
-    def serve() -> None:
-        try:
-            outputs.append(
-                sandbox.run(
-                    command,
-                    work,
-                    plan.limits,
-                    env=env,
-                    network=False,
-                    mounts=mounts,
-                    gpus=lease.gpus,
-                )  # fmt: skip
-            )
-        finally:
-            os.close(ended_w)
-
-    thread = threading.Thread(target=serve, name="student-process", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + plan.limits.wall_s + 30
-    raw = _read_all(report_r, deadline)
+    if student.conn is not None:  # the test process has it now; ours would keep it open
+        student.conn.close()
+        student.conn = None
+    raw = _read_all(report_r, time.monotonic() + plan.limits.wall_s + 30)
+    record.timings["report"] = round(time.monotonic() - began, 3)
     os.close(report_r)
     if raw is None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     _wait_child(pid)
-    listener.close()
-    _stop_student(getattr(sandbox, "uid", None), sandbox.isolated, thread)
-    thread.join(timeout=plan.limits.wall_s + 10)
-    record.server = outputs[0] if outputs else None
     with contextlib.suppress(OSError):
-        record.log_tail = log.read_text(errors="replace")[-3000:]
+        record.log_tail = (session / "pytest.log").read_text(errors="replace")[-3000:]
     if raw is None:
         record.problem = "the tests did not finish within the session's time limit"
         return record
@@ -301,11 +300,12 @@ def _run(plan, record, python, sandbox, lease, work, channel, run_dir, session) 
 
 
 def _wait_child(pid: int) -> None:
-    for _ in range(50):
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline:
         done, _status = os.waitpid(pid, os.WNOHANG)
         if done:
             return
-        time.sleep(0.1)
+        time.sleep(0.002)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)

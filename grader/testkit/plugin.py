@@ -9,9 +9,7 @@ reach this record.
 from __future__ import annotations
 
 import math
-import select
 import socket
-import time
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +31,15 @@ class GraderPlugin:
     points), default_points, timeout, accept_timeout, notebook, context (mode, produced
     files, hidden_data, reference metrics)."""
 
-    def __init__(self, config: dict[str, Any], listener: socket.socket | None, ended_fd: int):
+    def __init__(self, config: dict[str, Any], conn: socket.socket | None, problem: str = ""):
         self.config = config
-        self.listener = listener
-        self.ended_fd = ended_fd
+        self.conn = conn  # connected to the student's process, which said "ready"
         self.results: dict[str, dict[str, Any]] = {}
         self.order: list[str] = []
         self.collect_errors: list[str] = []
+        self.hello: dict[str, Any] | None = None
         self._student: Student | None = None
-        self._student_problem: str | None = None
+        self._student_problem: str | None = problem or None
 
     # ---- the student's process ----------------------------------------------------------
     def _connect(self) -> Student:
@@ -50,34 +48,29 @@ class GraderPlugin:
         if self._student_problem:
             raise _NoStudent(self._student_problem)
         try:
-            self._student = self._accept()
+            self._student = self._begin()
         except _NoStudent as exc:
             self._student_problem = str(exc)
             raise
         return self._student
 
-    def _accept(self) -> Student:
-        if self.listener is None:
+    def _begin(self) -> Student:
+        """Start the submission (execute its notebook) and wait for its hello."""
+        if self.conn is None:
             raise _NoStudent("no student process in this session")
-        deadline = time.monotonic() + float(self.config.get("accept_timeout", 600))
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _NoStudent("the submission's process did not start in time")
-            ready, _, _ = select.select([self.listener, self.ended_fd], [], [], left)
-            if self.listener in ready:
-                sock, _ = self.listener.accept()
-                break
-            if self.ended_fd in ready:
-                raise _NoStudent(
-                    "the submission's process ended before the tests could start "
-                    "(it exited, crashed or hit a limit while loading)"
-                )
-        channel = Channel(sock)
+        channel = Channel(self.conn)
+        begin = {"id": 0, "op": "begin", "notebook": self.config.get("notebook"),
+                 "cell_timeout": self.config.get("cell_timeout", 60)}  # fmt: skip
         try:
-            message = channel.receive(timeout=max(1.0, deadline - time.monotonic()))
-        except (ChannelError, TimeoutError) as exc:
-            raise _NoStudent(f"the submission's process did not say hello ({exc})") from None
+            channel.send(begin)
+            message = channel.receive(timeout=float(self.config.get("start_timeout", 600)))
+        except TimeoutError:
+            raise _NoStudent("the submission's code did not finish loading in time") from None
+        except ChannelError as exc:
+            raise _NoStudent(
+                "the submission's process ended before the tests could start (it exited, "
+                f"crashed or hit a limit while loading: {exc})"
+            ) from None
         hello = message.get("hello")
         if not isinstance(hello, dict):
             raise _NoStudent("the submission's process did not say hello")
@@ -201,11 +194,10 @@ class GraderPlugin:
         )  # fmt: skip
 
     def report(self) -> dict[str, Any]:
-        hello = getattr(self, "hello", None)
         return {
             "tests": [self.results[n] for n in self.order],
             "collect_errors": self.collect_errors,
-            "hello": hello,
+            "hello": self.hello,
             "student_problem": self._student_problem,
         }
 
