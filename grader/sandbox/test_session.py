@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import multiprocessing
 import os
 import select
 import shutil
@@ -244,9 +245,14 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
 
 
 def _poolable(plan: SessionPlan, sandbox: object, lease: object) -> bool:
-    """Sessions of an instructor's run on the CPU, in the real sandbox, use the warm pool."""
-    if os.environ.get("GRADER_TESTS_POOL", "1") == "0" or plan.student_mode != "pinned":
+    """Whether sessions use (and refill) the warm pool: on the CPU, in the real sandbox, in
+    an instructor's run, in a process that grades many submissions (a batch worker);
+    ``GRADER_TESTS_POOL`` = 1 always, 0 never."""
+    wanted = os.environ.get("GRADER_TESTS_POOL", "")
+    if wanted == "0" or plan.student_mode != "pinned":
         return False
+    if wanted != "1" and multiprocessing.parent_process() is None:
+        return False  # a one-off `grader grade`: a pre-started process would go to waste
     return bool(getattr(sandbox, "isolated", False)) and not getattr(lease, "gpus", ())
 
 

@@ -103,10 +103,9 @@ class GraderPlugin:
 
     @pytest.fixture
     def reference(self) -> dict[str, float]:
-        metrics = self.config.get("context", {}).get("reference")
-        if not metrics:
-            pytest.skip("reference metrics pending (run `grader reference SPEC` first)")
-        return dict(metrics)
+        """The reference solution's metrics measured in this rerun mode (``grader
+        reference``); empty while pending: a test that needs one skips (pending)."""
+        return dict(self.config.get("context", {}).get("reference") or {})
 
     # ---- collecting outcomes -------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
