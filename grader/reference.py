@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,8 +56,9 @@ def _snapshot(source: Path, work: Path, setup: str | None) -> Path:
     repo = work / "reference"
     shutil.copytree(source, repo, ignore=shutil.ignore_patterns(*NOT_COPIED), symlinks=True)
     if setup:
+        path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
         done = subprocess.run(setup, shell=True, cwd=repo, capture_output=True, text=True,
-                              check=False)  # fmt: skip
+                              check=False, env={**os.environ, "PATH": path})  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"--setup failed: {(done.stderr or done.stdout).strip()[-800:]}")
     env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AUTHOR_NAME": "grader",
@@ -91,9 +93,14 @@ def _entry(result: SubmissionResult, mode: str, source: Path) -> tuple[dict, lis
                 for t in check.facts.get("instructor_only", {}).get("tests", [])
             ]
             entry.setdefault("environment", {})["tests_device"] = check.facts.get("device")
-            failed = [t["name"] for t in entry["tests"] if t["status"] in ("failed", "error")]
-            if failed:
-                problems.append(f"the reference fails its own tests: {', '.join(failed)}")
+            rows = check.facts.get("instructor_only", {}).get("tests", [])
+            failing = [r for r in rows if r.get("status") in ("failed", "error", "not run")]
+            problems += [
+                f"the reference fails its own test {r.get('name')}: {str(r.get('message'))[:600]}"
+                for r in failing
+            ]
+            if failing:
+                continue
         if check.status in (Status.FAIL, Status.ERROR, Status.ENVIRONMENT):
             problems.append(f"{check.id}: {check.message}")
     entry["metrics"] = {k: round(float(v), 6) for k, v in metrics.items()}

@@ -107,7 +107,12 @@ def _reference_metrics(spec_id: str, name: str, mode: str) -> dict[str, float]:
     except (OSError, ValueError):
         return {}
     runs = data.get("runs", {}) if isinstance(data, dict) else {}
-    chosen = runs.get(mode) or runs.get("full") or data
+    if not runs:
+        chosen = data  # a hand-written reference.json: {"metrics": {...}}
+    elif mode == "none":  # a committed model: compared with a full run, else a smoke one
+        chosen = runs.get("full") or runs.get("smoke") or {}
+    else:
+        chosen = runs.get(mode) or {}
     raw = chosen.get("metrics", {}) if isinstance(chosen, dict) else {}
     return {k: float(v) for k, v in raw.items() if isinstance(v, int | float)}
 

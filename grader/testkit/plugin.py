@@ -77,31 +77,31 @@ class GraderPlugin:
         self.hello = hello
         return Student(channel, hello, float(self.config.get("timeout", 60)))
 
-    @pytest.fixture
+    @pytest.fixture(scope="session")
     def student(self) -> Student:
         try:
             return self._connect()
         except _NoStudent as exc:
             raise ChannelError(str(exc)) from None
 
-    @pytest.fixture
+    @pytest.fixture(scope="session")
     def nb(self, student: Student) -> Student:
         if not self.config.get("notebook"):
             raise ChannelError("this assignment's tests have no notebook (use `student`)")
         return student
 
-    @pytest.fixture
+    @pytest.fixture(scope="session")
     def submission(self) -> dict[str, Any]:
         return dict(self.config.get("context", {}))
 
-    @pytest.fixture
+    @pytest.fixture(scope="session")
     def hidden_data(self) -> Path:
         folder = self.config.get("context", {}).get("hidden_data")
         if not folder or not Path(folder).is_dir():
             pytest.skip("the instructor's hidden data is not available in this run")
         return Path(folder)
 
-    @pytest.fixture
+    @pytest.fixture(scope="session")
     def reference(self) -> dict[str, float]:
         """The reference solution's metrics measured in this rerun mode (``grader
         reference``); empty while pending: a test that needs one skips (pending)."""
