@@ -117,6 +117,10 @@ def _reference_metrics(spec_id: str, name: str, mode: str) -> dict[str, float]:
     return {k: float(v) for k, v in raw.items() if isinstance(v, int | float)}
 
 
+def _is_dir(host: str) -> bool:
+    return Path(os.path.expandvars(host)).expanduser().is_dir()
+
+
 def _produced(ctx: CheckContext, args: TestsArgs) -> tuple[dict[str, Path], str]:
     """Files the rerun produced (its new model), and where the tests' model comes from."""
     if not args.model_from:
@@ -170,6 +174,7 @@ class TestsCheck(Check):
         context = {
             "mode": mode, "hidden": ctx.settings.hidden, "notebook": notebook,
             "produced": sorted(overlay), "model_source": model_source,
+            "caches": sorted(v for v, host in args.caches.items() if _is_dir(host)),
             "hidden_data": str(hidden_root / args.hidden_data)
             if ctx.settings.hidden and hidden_root else None,
             "reference": _reference_metrics(ctx.spec.id, args.reference, mode)
