@@ -255,7 +255,9 @@ def judge(
     if hello.get("cells") is not None:
         facts["notebook"] = {"path": notebook, "cells": hello["cells"]}
     if report.get("student_problem"):
-        facts["student_problem"] = report["student_problem"]
+        ended = f" (the process {server.summary()})" if server else ""
+        facts["student_problem"] = report["student_problem"] + ended
+        notes.append(facts["student_problem"])
     metrics: dict[str, float] = {}
     for test in report.get("tests", []):
         metrics.update(test.get("metrics") or {})

@@ -88,7 +88,9 @@ class StudentProcess:
         config = {"preload": list(profile.preload), "idle_s": IDLE_S}
         command = [str(python), f"{CHANNEL_TARGET}/student_server.py", f"{CHANNEL_TARGET}/s",
                    json.dumps(config)]  # fmt: skip
-        limits = profile.limits
+        # a margin over the session's budget: the tests' own deadlines (measured from
+        # "begin") end a session first, then ``stop`` ends the process
+        limits = dataclasses.replace(profile.limits, wall_s=profile.limits.wall_s + 20)
 
         def serve() -> None:
             try:
@@ -169,9 +171,14 @@ class WarmPool:
         self.limit = limit
         self.idle: dict[Profile, StudentProcess] = {}
         self.lock = threading.Lock()
-        self.starting: set[Profile] = set()
+        self.starting: dict[Profile, threading.Event] = {}
 
-    def take(self, profile: Profile) -> StudentProcess | None:
+    def take(self, profile: Profile, wait_s: float = 30.0) -> StudentProcess | None:
+        """A ready process for ``profile`` (waiting for one being started), or None."""
+        with self.lock:
+            starting = self.starting.get(profile)
+        if starting is not None:
+            starting.wait(wait_s)
         with self.lock:
             process = self.idle.pop(profile, None)
         if process is None:
@@ -187,7 +194,7 @@ class WarmPool:
         with self.lock:
             if profile in self.idle or profile in self.starting:
                 return
-            self.starting.add(profile)
+            self.starting[profile] = threading.Event()
         threading.Thread(target=self._start, args=(profile, mode), daemon=True).start()
 
     def _start(self, profile: Profile, mode: str) -> None:
@@ -219,7 +226,7 @@ class WarmPool:
             process = None
         finally:
             with self.lock:
-                self.starting.discard(profile)
+                self.starting.pop(profile).set()
                 if process is not None:
                     self.idle[profile] = process
                     while len(self.idle) > self.limit:

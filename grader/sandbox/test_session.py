@@ -138,6 +138,8 @@ def _test_process(plan: SessionPlan, run_dir: Path, conn: socket.socket | None, 
         os.dup2(null, 0)
         os.dup2(out, 1)
         os.dup2(out, 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - process-long
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         os.chdir(run_dir)
         import pytest

@@ -65,7 +65,11 @@ class GraderPlugin:
             channel.send(begin)
             message = channel.receive(timeout=float(self.config.get("start_timeout", 600)))
         except TimeoutError:
-            raise _NoStudent("the submission's code did not finish loading in time") from None
+            limit = float(self.config.get("start_timeout", 600))
+            raise _NoStudent(
+                f"the submission's code did not finish loading within {limit:g} s (its "
+                "notebook or imports ran on: an endless loop?)"
+            ) from None
         except ChannelError as exc:
             raise _NoStudent(
                 "the submission's process ended before the tests could start (it exited, "
