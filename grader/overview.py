@@ -249,6 +249,28 @@ def leaderboard(results: list[SubmissionResult], names: Mapping[str, str]) -> di
     return {"entries": entries, "dates": sorted(dates), "labels": labels}
 
 
+def metric_leaderboard(results: list[SubmissionResult], names: Mapping[str, str]) -> dict | None:
+    """Students ranked by the hidden metric a `tests` check records for its leaderboard
+    (e.g. hidden test accuracy); None when no result has one."""
+    entries, title, higher = [], "", True
+    for result in results:
+        for check in result.checks:
+            board = (check.facts or {}).get("leaderboard") if check.check == "tests" else None
+            value = _float(board.get("value")) if isinstance(board, Mapping) else None
+            if value is None:
+                continue
+            title = str(board.get("title") or board.get("metric") or title)
+            higher = bool(board.get("higher_is_better", True))
+            entries.append({"id": result.student, "name": names.get(result.student, ""),
+                            "value": value})  # fmt: skip
+    if not entries:
+        return None
+    entries.sort(key=lambda e: (-e["value"] if higher else e["value"], e["id"]))
+    for rank, entry in enumerate(entries, start=1):
+        entry["rank"] = rank
+    return {"title": title, "higher_is_better": higher, "entries": entries}
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip(".") or "_"
 
@@ -350,6 +372,7 @@ def overview_context(
         "histogram": histogram(rows),
         "rates": pass_rates(rows, columns, titles),
         "leaderboard": leaderboard(results, names),
+        "metric_leaderboard": metric_leaderboard(results, names),
         "similarity": similarity,
         "pages": {(p.a, p.b): f"similarity/{pair_page(p)}" for p in similarity.pairs}
         if similarity
