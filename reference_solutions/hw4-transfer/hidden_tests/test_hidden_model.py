@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from grader.testkit import award, band, classification_metrics, record_metrics
+from grader.testkit import award, band, classification_metrics, record_metric, record_metrics
 from grader.testkit.client import StudentError
 
 MODEL = "output/model.pt"
@@ -80,6 +80,7 @@ def test_model_on_hidden_images(student, submission, hidden_images, reference):
     images = np.stack([preprocess(p) for p, _ in paths])
     truth = np.array([index for _, index in paths])
     model = student.load_torch_model(MODEL, build_model(student), len(names))
+    record_metric("evaluated_on_cuda", float(bool(student.device().get("cuda"))))
     logits = student.predict_all(model, images, batch_size=8)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     scores = shifted / shifted.sum(axis=1, keepdims=True)
