@@ -67,18 +67,23 @@ def rerun_checks(tmp_path: Path, train: str, extra: dict | None = None) -> dict:
 def test_a_print_only_train_py_earns_no_rerun_points(tmp_path):
     checks = rerun_checks(tmp_path, PRINT_ONLY)
     assert checks["rerun"]["status"] == "fail" and checks["rerun"]["points"] == 0
-    assert "wrote no new model file" in checks["rerun"]["message"]
+    assert "wrote no model file" in checks["rerun"]["message"]
     assert checks["compare"]["points"] == 0 and checks["compare"]["status"] == "manual"
 
 
-def test_a_copied_committed_model_is_not_a_new_model(tmp_path):
+def test_a_model_identical_to_the_committed_one_is_said_so(tmp_path):
+    """A deterministic training and a copy give the same bytes: the run is not failed for
+    it (an honest, reproducible training must not lose points), the report says so, and the
+    score still comes from measuring the model."""
     import numpy as np
 
     buffer = tmp_path / "committed.npy"
     np.save(buffer, np.ones(8))
     checks = rerun_checks(tmp_path, COPIES, {"model.npy": buffer.read_bytes().decode("latin-1")})
-    assert checks["rerun"]["status"] == "fail", checks["rerun"]["message"]
-    assert checks["rerun"]["facts"]["produced"] == []
+    rerun = checks["rerun"]
+    assert rerun["status"] == "pass", rerun["message"]
+    assert rerun["facts"]["identical_to_committed"] == ["output/model.npy"]
+    assert "byte-identical to the committed file" in rerun["message"]
 
 
 def test_a_run_that_trains_writes_a_new_model_and_earns_the_rerun(tmp_path):

@@ -62,7 +62,7 @@ class RerunArgs(Args):
     produces: list[str] = Field(
         default_factory=list,
         description="globs of the model files the run must write (e.g. output/model.pt); "
-        "a run that writes none of them, new, earns nothing",
+        "a run that writes none of them earns nothing",
     )
     produces_max_mb: int = Field(2048, ge=1)
     data_dir: str | None = None
@@ -245,6 +245,7 @@ class RerunCheck(Check):
             "warnings": warnings,
             "waited_s": record.waited_s,
             "produced": record.produced,
+            "identical_to_committed": record.identical,
         }
         where = f"in {mode.value} mode on {device} ({record.sandbox})"
         if not record.ok:
@@ -260,10 +261,9 @@ class RerunCheck(Check):
             return CheckOutcome(Status.FAIL, message, evidence, facts)
         if produces and not record.produced:
             message = (
-                f"the rerun {where} finished but wrote no new model file (expected "
-                f"{', '.join(produces)}, written during the run and not a copy of a committed "
-                "file): what a script prints earns nothing, the grader measures the model it "
-                "trains"
+                f"the rerun {where} finished but wrote no model file (expected "
+                f"{', '.join(produces)}, written during the run): what a script prints earns "
+                "nothing, the grader measures the model it trains"
             )
             return CheckOutcome(Status.FAIL, message, evidence, facts)
         wall = sum(r.wall_s for r in record.runs) + (
@@ -274,6 +274,12 @@ class RerunCheck(Check):
         message = f"reran {where}: finished in {wall:.1f} s; {epochs} epoch(s) parsed"
         if record.produced:
             message += f"; wrote {', '.join(record.produced)}"
+        if record.identical:
+            notes.append(
+                f"{', '.join(record.identical)} came out byte-identical to the committed file "
+                "(a deterministic training reproduces it; so would a copy: the score comes "
+                "from measuring the model, not from this run)"
+            )
         message += f", {tests}" if tests else ""
         if notes:
             message += " (" + "; ".join(notes) + ")"

@@ -22,8 +22,8 @@ from grader.sandbox.workspace import (
     collect_artifacts,
     discard_workdir,
     file_states,
-    new_content,
     prepare_workdir,
+    same_as_committed,
 )
 
 CACHE_ROOT = "/cache"
@@ -62,7 +62,8 @@ class RerunRecord:
     isolated: bool = True
     install: RunOutput | None = None
     waited_s: float = 0.0
-    produced: list[str] = field(default_factory=list)  # new files matching ``produces``
+    produced: list[str] = field(default_factory=list)  # written by the run, ``produces``
+    identical: list[str] = field(default_factory=list)  # of those, byte-equal to committed
 
     @property
     def ok(self) -> bool:
@@ -171,7 +172,8 @@ def run_plan(
                 found = collect_artifacts(
                     work, plan.produces, out_dir, plan.produces_max_bytes, before=before
                 )
-                record.produced = new_content(out_dir, found, source)
+                record.produced = found
+                record.identical = same_as_committed(out_dir, found, source)
                 record.artifacts = sorted(set(record.artifacts) | set(record.produced))
         finally:
             discard_workdir(work)

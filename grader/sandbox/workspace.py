@@ -115,9 +115,9 @@ def _digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def new_content(folder: Path, names: list[str], committed: Path) -> list[str]:
-    """The files of ``names`` (under ``folder``) whose content is not that of any committed
-    file under ``committed``: a model copied from the repository is not a new model."""
+def same_as_committed(folder: Path, names: list[str], committed: Path) -> list[str]:
+    """The files of ``names`` (under ``folder``) whose bytes equal a committed file under
+    ``committed``: what a deterministic training reproduces, and what a copy gives too."""
     sizes: dict[int, list[Path]] = {}
     for dirpath, dirnames, filenames in os.walk(committed):
         dirnames[:] = [d for d in dirnames if d not in NEVER_COPIED]
@@ -125,11 +125,11 @@ def new_content(folder: Path, names: list[str], committed: Path) -> list[str]:
             path = Path(dirpath, name)
             if path.is_file() and not path.is_symlink():
                 sizes.setdefault(path.stat().st_size, []).append(path)
-    fresh = []
+    same = []
     for name in names:
         produced = folder / name
         twins = sizes.get(produced.stat().st_size, [])
         digest = _digest(produced) if twins else ""
-        if not any(_digest(twin) == digest for twin in twins):
-            fresh.append(name)
-    return fresh
+        if any(_digest(twin) == digest for twin in twins):
+            same.append(name)
+    return same
