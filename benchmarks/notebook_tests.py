@@ -201,7 +201,9 @@ def grade_with_nbgrader(base: Path, students: list, cell_timeout: float) -> dict
     )
     nbformat.write(_nbgrader_source(), course / "source" / "ps1" / "ps1.ipynb")
     nbgrader = [str(python), "-m", "nbgrader"]
-    run = {"cwd": course, "check": True, "capture_output": True, "text": True, "timeout": 1200}
+    env = {**os.environ, "PATH": f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = {"cwd": course, "check": True, "capture_output": True, "text": True, "timeout": 1200,
+           "env": env}  # fmt: skip
     subprocess.run([*nbgrader, "db", "assignment", "add", "ps1"], **run)
     subprocess.run([*nbgrader, "generate_assignment", "ps1", "--force"], **run)
     released = nbformat.read(course / "release" / "ps1" / "ps1.ipynb", 4)
@@ -233,6 +235,9 @@ def main() -> None:
     os.environ.setdefault("GRADER_INSTRUCTOR_DIR", str(base / "no-instructor-data"))
     (base / "no-instructor-data").mkdir()
     os.environ.setdefault("GRADER_CACHE", str(base / "cache"))
+    # slots and uids of its own, so other graders on this machine neither slow nor meet it
+    os.environ.setdefault("GRADER_SANDBOX_DIR", str(base / "sandbox"))
+    os.environ.setdefault("GRADER_SANDBOX_UID", "63000")
     try:
         spec, roster, students = build_class(base, args.n, args.cell_timeout)
         runs = [grade_with_grader(spec, roster, base / f"out{i}", args.jobs)

@@ -15,6 +15,7 @@ student's file and line where it failed. A test that skips for missing instructo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -141,6 +142,8 @@ class TestsCheck(Check):
     Args = TestsArgs
 
     def run(self, ctx: CheckContext, args: TestsArgs) -> CheckOutcome:
+        if importlib.util.find_spec("pytest") is None:
+            raise EnvironmentFailure("the instructor's tests need pytest: pip install pytest")
         files = public_test_files(ctx.spec, args)
         notes: list[str] = []
         hidden_pending = ""

@@ -63,6 +63,7 @@ class StudentProcess:
         self.profile, self.sandbox, self.uid = profile, sandbox, uid
         self.started = time.monotonic()
         self.stack = ExitStack()  # a pool lease, when the pool started it
+        self.pooled = False
         self.session = Path(tempfile.mkdtemp(prefix="student-", dir=sandbox_base()))
         os.chmod(self.session, 0o711)
         self.work = prepare_workdir(None, uid)
@@ -102,6 +103,11 @@ class StudentProcess:
 
         self.thread = threading.Thread(target=serve, name="student-process", daemon=True)
         self.thread.start()
+
+    @property
+    def stack_owns_uid(self) -> bool:
+        """Started by the pool: it holds a pool lease of its own for its uid."""
+        return self.pooled
 
     @property
     def alive(self) -> bool:
@@ -219,6 +225,7 @@ class WarmPool:
             process = StudentProcess(pooled, sandbox, lease.uid)
             process.profile = profile
             process.stack = stack
+            process.pooled = True
             process.wait_ready(timeout=60)
         except Exception:  # noqa: BLE001 - a pool that cannot start simply stays cold
             if process is not None:

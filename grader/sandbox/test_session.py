@@ -30,6 +30,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -231,17 +232,22 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
         pooled = _poolable(plan, sandbox, lease)
         student = POOL.take(profile) if pooled else None
         record.timings["warm"] = float(student is not None)
+        if pooled:  # the next student's process starts while this one's tests run
+            POOL.prestart(profile, plan.student_mode)
         if student is None:
             student = StudentProcess(profile, sandbox, getattr(sandbox, "uid", None), lease.gpus)
         session = Path(tempfile.mkdtemp(prefix="tests-", dir=sandbox_base()))
         try:
             student.fill(source, plan.overlay)
+            record.timings["filled"] = round(time.monotonic() - started, 3)
             record = _run(plan, record, student, _test_dir(plan, session), session)
         finally:
-            record.server = student.stop()
+            record.timings["tests_done"] = round(time.monotonic() - started, 3)
+            if student.stack_owns_uid:  # its own pool lease: it may end after we return
+                threading.Thread(target=student.stop, daemon=True).start()
+            else:
+                record.server = student.stop()
             shutil.rmtree(session, ignore_errors=True)
-        if pooled:
-            POOL.prestart(profile, plan.student_mode)
     record.wall_s = round(time.monotonic() - started, 3)
     return record
 
