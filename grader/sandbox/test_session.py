@@ -18,21 +18,12 @@ process's memory nor write its report. Plain orchestration with no judging:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import json
 import multiprocessing
 import os
 import select
-import shutil
-import signal
-import socket
-import sys
-import tempfile
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +33,7 @@ from grader.sandbox.base import Limits, RunOutput, SandboxError
 from grader.sandbox.envs import resolve_interpreter
 from grader.sandbox.queue import RunQueue
 from grader.sandbox.student_process import POOL, Profile, StudentProcess, StudentStartError
-from grader.sandbox.workspace import sandbox_base
+from grader.sandbox.test_runner import RUNNERS, TestRunner
 
 
 @dataclass
@@ -86,95 +77,6 @@ class SessionRecord:
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds since start
 
 
-# pytest plugins a test process does without (unraisableexception and threadexception
-# would run a full garbage collection over the memory forked from the grader)
-LEAN = ("cacheprovider", "stepwise", "pastebin", "junitxml", "doctest", "setuponly",
-        "setupplan", "faulthandler", "legacypath", "unraisableexception", "threadexception")  # fmt: skip
-_WARM: set[str] = set()
-
-
-def warm_up(files: list[TestFile]) -> None:
-    """Import once per process what every test process needs (pytest and its plugins, numpy,
-    the testkit; scikit-learn's metrics when a test file uses them), so that each forked test
-    process starts with them loaded."""
-    import importlib
-
-    wanted = ["pytest", "numpy", "grader.testkit.plugin"]
-    wanted += [f"_pytest.{name}" for name in _pytest_plugins() if name not in LEAN]
-    uses_sklearn = any(
-        word in f.source.read_text(errors="replace")
-        for f in files
-        for word in ("sklearn", "classification_metrics", "regression_metrics")
-    )
-    if uses_sklearn:
-        wanted.append("sklearn.metrics")
-    for name in wanted:
-        if name not in _WARM:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
-            _WARM.add(name)
-
-
-def _pytest_plugins() -> tuple[str, ...]:
-    from _pytest.config import default_plugins
-
-    return tuple(default_plugins)
-
-
-def _non_dumpable() -> None:
-    """No other process of our uid may read this one's memory or descriptors (prctl)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
-
-
-def _test_process(plan: SessionPlan, run_dir: Path, conn: socket.socket | None, problem: str,
-                  report_fd: int, log: Path) -> None:  # fmt: skip
-    """The forked, trusted test process: run pytest with the grader's plugin, write the
-    report to ``report_fd``, exit without running the parent's exit handlers."""
-    code = 1
-    try:
-        _non_dumpable()
-        null = os.open(os.devnull, os.O_RDONLY)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(null, 0)
-        os.dup2(out, 1)
-        os.dup2(out, 2)
-        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - process-long
-        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-        os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-        os.chdir(run_dir)
-        import pytest
-
-        from grader.testkit.plugin import GraderPlugin
-
-        config = {
-            "files": {f.target: f.visibility for f in plan.files},
-            "points": plan.points, "default_points": plan.default_points,
-            "timeout": plan.timeout, "start_timeout": plan.limits.wall_s,
-            "notebook": plan.notebook, "cell_timeout": plan.cell_timeout,
-            "context": plan.context,
-        }  # fmt: skip
-        plugin = GraderPlugin(config, conn, problem)
-        roots = list(dict.fromkeys(f.target.split("/", 1)[0] for f in plan.files))
-        args = [*roots, "-q", "--import-mode=importlib", "-c", str(run_dir / "pytest.ini"),
-                "--rootdir", str(run_dir), "-W", "ignore"]  # fmt: skip
-        for name in LEAN:
-            args += ["-p", f"no:{name}"]
-        exit_code = pytest.main(args, plugins=[plugin])
-        plugin.close()
-        data = plugin.report()
-        data["exit_code"] = int(exit_code)
-        code = 0
-    except BaseException:  # noqa: BLE001 - the parent reads what happened
-        data = {"crash": traceback.format_exc()[-4000:]}
-    with contextlib.suppress(OSError):
-        payload = json.dumps(data, default=str).encode()
-        view = memoryview(payload)
-        while view:
-            view = view[os.write(report_fd, view) :]
-    os._exit(code)
-
-
 def _read_all(fd: int, deadline: float) -> bytes | None:
     chunks = []
     while True:
@@ -188,18 +90,6 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
         if not chunk:
             return b"".join(chunks)
         chunks.append(chunk)
-
-
-def _test_dir(plan: SessionPlan, session: Path) -> Path:
-    run_dir = session / "tests"
-    run_dir.mkdir(mode=0o700)
-    (run_dir / "pytest.ini").write_text("[pytest]\n")
-    for item in plan.files:
-        target = run_dir / item.target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(item.source, target)
-        os.chmod(target, 0o400)  # read-only, and never visible inside the sandbox
-    return run_dir
 
 
 def _profile(plan: SessionPlan, python: Path) -> Profile:
@@ -236,18 +126,16 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
             POOL.prestart(profile, plan.student_mode)
         if student is None:
             student = StudentProcess(profile, sandbox, getattr(sandbox, "uid", None), lease.gpus)
-        session = Path(tempfile.mkdtemp(prefix="tests-", dir=sandbox_base()))
         try:
             student.fill(source, plan.overlay)
             record.timings["filled"] = round(time.monotonic() - started, 3)
-            record = _run(plan, record, student, _test_dir(plan, session), session)
+            record = _run(plan, record, student, pooled)
         finally:
             record.timings["tests_done"] = round(time.monotonic() - started, 3)
             if student.stack_owns_uid:  # its own pool lease: it may end after we return
                 threading.Thread(target=student.stop, daemon=True).start()
             else:
                 record.server = student.stop()
-            shutil.rmtree(session, ignore_errors=True)
     record.wall_s = round(time.monotonic() - started, 3)
     return record
 
@@ -264,41 +152,38 @@ def _poolable(plan: SessionPlan, sandbox: object, lease: object) -> bool:
     return bool(getattr(sandbox, "isolated", False)) and not getattr(lease, "gpus", ())
 
 
+def _static(plan: SessionPlan) -> dict[str, Any]:
+    """What the test process needs before it knows the submission (the pool's key)."""
+    return {"points": plan.points, "default_points": plan.default_points,
+            "timeout": plan.timeout}  # fmt: skip
+
+
 def _run(
-    plan: SessionPlan, record: SessionRecord, student: StudentProcess, run_dir: Path,
-    session: Path,
-) -> SessionRecord:  # fmt: skip
+    plan: SessionPlan, record: SessionRecord, student: StudentProcess, pooled: bool
+) -> SessionRecord:
     began = time.monotonic()
     problem = ""
+    runner = RUNNERS.take(plan.files, _static(plan)) if pooled else None
+    record.timings["runner_warm"] = float(runner is not None)
+    if runner is None:
+        runner = TestRunner(plan.files, _static(plan))  # collects while the student starts
     try:
         student.wait_ready(timeout=min(plan.limits.wall_s, 120.0))
     except StudentStartError as exc:
         problem = str(exc)
     record.timings["ready"] = round(time.monotonic() - began, 3)
-    warm_up(plan.files)
-    report_r, report_w = os.pipe()
-    log = session / "pytest.log"
-    sys.stdout.flush()
-    sys.stderr.flush()
-    gc.freeze()  # the child's collections skip what it inherits (no copy-on-write storm)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child ends in os._exit
-        os.close(report_r)
-        _test_process(plan, run_dir, student.conn, problem, report_w, log)
-    gc.unfreeze()
-    os.close(report_w)
+    dynamic = {"notebook": plan.notebook, "cell_timeout": plan.cell_timeout,
+               "start_timeout": plan.limits.wall_s, "context": plan.context}  # fmt: skip
+    report_r = runner.go(student.conn, problem, dynamic)
     if student.conn is not None:  # the test process has it now; ours would keep it open
         student.conn.close()
         student.conn = None
     raw = _read_all(report_r, time.monotonic() + plan.limits.wall_s + 30)
     record.timings["report"] = round(time.monotonic() - began, 3)
     os.close(report_r)
-    if raw is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    _wait_child(pid)
-    with contextlib.suppress(OSError):
-        record.log_tail = (session / "pytest.log").read_text(errors="replace")[-3000:]
+    record.log_tail = runner.finish(killed=raw is None)
+    if pooled:  # the next session's test process forks now and collects meanwhile
+        RUNNERS.prefork(plan.files, _static(plan))
     if raw is None:
         record.problem = "the tests did not finish within the session's time limit"
         return record
@@ -310,16 +195,6 @@ def _run(
         record.problem = "the test runner failed: " + str(data.get("crash", "no report"))[-1500:]
         return record
     record.report = data
+    for name, value in (data.get("timings") or {}).items():
+        record.timings[f"test_process_{name}"] = value
     return record
-
-
-def _wait_child(pid: int) -> None:
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline:
-        done, _status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return
-        time.sleep(0.002)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)

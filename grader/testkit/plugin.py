@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,12 @@ class GraderPlugin:
         self.hello: dict[str, Any] | None = None
         self._student: Student | None = None
         self._student_problem: str | None = problem or None
+        self.timings: dict[str, float] = {}
+        self._t0 = time.monotonic()
+        self.before_tests: Any = None  # called once collection is done (waits for "go")
+
+    def restart_clock(self) -> None:
+        self._t0 = time.monotonic()
 
     # ---- the student's process ----------------------------------------------------------
     def _connect(self) -> Student:
@@ -58,6 +65,7 @@ class GraderPlugin:
         """Start the submission (execute its notebook) and wait for its hello."""
         if self.conn is None:
             raise _NoStudent("no student process in this session")
+        self.timings["pytest_started"] = round(time.monotonic() - self._t0, 3)
         channel = Channel(self.conn)
         begin = {"id": 0, "op": "begin", "notebook": self.config.get("notebook"),
                  "cell_timeout": self.config.get("cell_timeout", 60)}  # fmt: skip
@@ -79,6 +87,7 @@ class GraderPlugin:
         if not isinstance(hello, dict):
             raise _NoStudent("the submission's process did not say hello")
         self.hello = hello
+        self.timings["notebook_loaded"] = round(time.monotonic() - self._t0, 3)
         return Student(channel, hello, float(self.config.get("timeout", 60)))
 
     @pytest.fixture(scope="session")
@@ -114,6 +123,12 @@ class GraderPlugin:
     # ---- collecting outcomes -------------------------------------------------------------
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): the points this test is worth")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self.before_tests is not None:
+            waiting, self.before_tests = self.before_tests, None
+            waiting()
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -202,6 +217,7 @@ class GraderPlugin:
             "collect_errors": self.collect_errors,
             "hello": self.hello,
             "student_problem": self._student_problem,
+            "timings": {**self.timings, "done": round(time.monotonic() - self._t0, 3)},
         }
 
     def close(self) -> None:
