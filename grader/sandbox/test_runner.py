@@ -151,6 +151,7 @@ def _child_main(files: list[TestFile], static: dict[str, Any], run_dir: Path,
     try:
         _prctl(4, 0)  # PR_SET_DUMPABLE 0: no process of our uid reads our memory or fds
         _prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the grader
+        _close_other_fds({0, 1, 2, control.fileno()})
         null = os.open(os.devnull, os.O_RDONLY)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(null, 0)
@@ -203,6 +204,16 @@ def _child_main(files: list[TestFile], static: dict[str, Any], run_dir: Path,
             while payload:
                 payload = payload[os.write(report_fd, payload) :]
     os._exit(code)
+
+
+def _close_other_fds(keep: set[int]) -> None:
+    """A forked copy holds every descriptor of the grader (pipes that signal the end of
+    other processes, a batch worker's channels): close all but ``keep``."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class RunnerPool:
