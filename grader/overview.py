@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.results import SubmissionResult, read_result
+from grader.results import SubmissionResult, Verdict, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
@@ -39,7 +39,7 @@ class Cell:
 class Row:
     id: str
     name: str = ""
-    status: str = "error"  # pass | fail | error
+    status: str = "error"  # pass | fail | not_eligible | error
     score: float | None = None
     max_score: float | None = None
     late: str = ""
@@ -144,6 +144,9 @@ def _row(result: SubmissionResult, columns: list[str], report: Path) -> Row:
     row = Row(id=result.student, score=result.score, max_score=result.max_score)
     row.error = result.error or ""
     row.status = "error" if result.error else ("pass" if result.required_ok else "fail")
+    if result.verdict == Verdict.NOT_ELIGIBLE:  # the reason comes first
+        row.status = "not_eligible"
+        row.error = "; ".join(f"not eligible: {g.get('reason', '')}" for g in result.unmet_gates)
     if not result.error:
         row.late, row.late_rank = _late(result)
     by_id = {c.id: c for c in result.checks}
@@ -334,7 +337,9 @@ def overview_context(
         "rows": rows,
         "columns": [{"id": c, "title": titles.get(c, c)} for c in columns],
         "marks": STATUS_MARK,
-        "counts": {s: sum(r.status == s for r in rows) for s in ("pass", "fail", "error")},
+        "counts": {
+            s: sum(r.status == s for r in rows) for s in ("pass", "fail", "not_eligible", "error")
+        },
         "late_count": sum(r.late.startswith("late") for r in rows),
         "mean": round(statistics.fmean(graded), 2) if graded else None,
         "median": round(statistics.median(graded), 2) if graded else None,

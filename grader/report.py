@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, Verdict
 from grader.spec import AssignmentSpec
 from grader.templating import environment
 
@@ -28,8 +28,37 @@ def report_context(result: SubmissionResult, spec: AssignmentSpec | None) -> dic
         "repo_url": web,
         "counts": counts,
         "first_fix": first_fix,
-        "verdict": "error" if result.error else ("pass" if result.required_ok else "fail"),
+        "verdict": _verdict_class(result),
+        "unmet_gates": result.unmet_gates,
+        "evidence_words": pin_evidence_words(result),
     }
+
+
+def _verdict_class(result: SubmissionResult) -> str:
+    verdict = result.verdict
+    if verdict == Verdict.NOT_ELIGIBLE:
+        return "not_eligible"
+    return "error" if result.error else ("pass" if result.required_ok else "fail")
+
+
+def pin_evidence_words(result: SubmissionResult) -> str:
+    """What the pin rests on, in one sentence for the instructor."""
+    pin = result.pin
+    snap = pin.snapshot or {}
+    if pin.mode == "worktree":
+        return ""
+    if pin.evidence == "ledger":
+        return (
+            f"the deadline snapshot: ledger entry {snap.get('seq')}, HEAD "
+            f"{str(snap.get('head') or '')[:10]} observed {snap.get('observed_at')} (UTC, the "
+            "grader's clock); only commits reachable from it are graded"
+        )
+    if pin.evidence == "github":
+        return (
+            "GitHub's push record (activity API): the branch head at the deadline was "
+            f"{str((snap.get('github') or {}).get('head') or '')[:10]}"
+        )
+    return "commit dates only (written by the student's machine; no snapshot at the deadline)"
 
 
 def render_report(result: SubmissionResult, spec: AssignmentSpec | None = None) -> str:

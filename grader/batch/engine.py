@@ -6,6 +6,7 @@ Python API behind ``grader batch``; the CLI only adds the progress display and p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import importlib
@@ -28,10 +29,12 @@ from grader.batch.executors import DaskExecutor, Executor, LocalExecutor
 from grader.batch.progress import NullProgress, ProgressSink
 from grader.batch.units import GradingUnit, build_units
 from grader.extras import require
+from grader.ledger import LEDGER_FILE, LedgerError, load_ledger
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult
 from grader.roster import Roster
-from grader.spec import AssignmentSpec
+from grader.snapshot import snapshots_for
+from grader.spec import AssignmentSpec, dump_spec
 
 RERUN_MODES = ("smoke", "full", "none")
 
@@ -51,6 +54,7 @@ class BatchOptions:
     backoff: Backoff = field(default_factory=Backoff)
     probe_threads: int = 8
     overview: bool = True
+    ledger: Path | None = None  # deadline snapshots the pins rest on (default OUT/ledger.jsonl)
 
 
 @dataclass
@@ -192,9 +196,11 @@ def run_batch(
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
     summary = BatchSummary(out, run_id)
     with _out_lock(out):
-        spec_bytes = spec_file.read_bytes()
+        # a semester's dates and parameters are in the spec, not in its file: workers (maybe
+        # on other machines, without the course file) get the resolved spec
+        spec_bytes = dump_spec(spec).encode() if spec.semester else spec_file.read_bytes()
         digest = spec_hash(spec, spec_bytes)
-        units = build_units(roster, spec)
+        units = with_snapshots(build_units(roster, spec), spec, options.ledger or out / LEDGER_FILE)
         summary.units, summary.students = len(units), len(roster.entries)
         manifest = _new_manifest(spec, spec_file, digest, roster, units, options, run_id, out)
         store.write_manifest(out, manifest)
@@ -269,6 +275,27 @@ def run_batch(
             summary.overview = _overview(out, spec, spec_file, summary.warnings)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def with_snapshots(
+    units: list[GradingUnit], spec: AssignmentSpec, ledger_path: Path
+) -> list[GradingUnit]:
+    """Each unit with the ledger entries its pins rest on. Raises BatchError (the batch
+    does not start) when the ledger fails verification."""
+    if not ledger_path.is_file():
+        return units
+    try:
+        ledger = load_ledger(ledger_path)
+    except LedgerError as exc:
+        raise BatchError(
+            f"the deadline ledger {ledger_path} fails verification, so no pin rests on it:\n"
+            + "\n".join(exc.problems)
+            + "\nsee `grader snapshot verify`"
+        ) from None
+    return [
+        dataclasses.replace(u, snapshots=snapshots_for(ledger, spec, u.repo, u.deadline))
+        for u in units
+    ]
 
 
 def _roster_files(out: Path, roster: Roster, warnings: list[str]) -> None:

@@ -44,8 +44,10 @@ def atomic_write(path: Path, text: str, sync: bool = True) -> Path:
 
 def outcome_of(result: SubmissionResult) -> str:
     """'error' (could not be graded, by the submission's or the environment's fault),
-    'pass' (every required check passes) or 'fail'."""
+    'pass' (every required check passes), 'fail' or 'not_eligible' (a gate is not met)."""
     verdict = result.verdict
+    if verdict == Verdict.NOT_ELIGIBLE:
+        return verdict.value
     return verdict.value if verdict.graded else "error"
 
 

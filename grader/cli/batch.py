@@ -19,7 +19,7 @@ from grader.batch import (
 )
 from grader.batch.engine import RERUN_MODES
 from grader.cli import app
-from grader.cli.core import SpecArg, load_or_exit
+from grader.cli.core import SemesterOpt, SpecArg, load_or_exit
 from grader.cli.output import console, err_console
 from grader.paths import resolve_spec
 from grader.roster import RosterError, load_roster
@@ -45,23 +45,32 @@ def batch(
         typer.Option(help="gradebook URL (default sqlite:///OUT/gradebook.sqlite)"),
     ] = None,
     progress: Annotated[bool, typer.Option(help="show progress bars")] = True,
+    semester: SemesterOpt = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help="deadline snapshot ledger (default OUT/ledger.jsonl when present)"),
+    ] = None,
+    ids: Annotated[
+        Path | None,
+        typer.Option(help="CSV identifier,neptun mapping a Classroom roster's identifiers"),
+    ] = None,
 ) -> None:
     """Grade every student of a roster: parallel, resumable after a crash (run the same
     command again), cached (an unchanged class regrades in moments; --force regrades).
     Exit 0 when every unit was graded (whatever the scores), 1 when some could not be."""
-    spec = load_or_exit(spec_ref)
+    spec = load_or_exit(spec_ref, semester)
     if rerun not in RERUN_MODES:
         err_console.print(f"[red]error[/] --rerun: use one of {', '.join(RERUN_MODES)}")
         raise typer.Exit(2)
     try:
-        class_roster = load_roster(roster, spec, org=org)
+        class_roster = load_roster(roster, spec, org=org, ids=ids)
     except RosterError as exc:
         for problem in exc.problems:
             err_console.print(f"[red]error[/] {escape(str(problem))}")
         raise typer.Exit(2) from None
     options = BatchOptions(
         jobs=jobs, rerun_mode=rerun, executor=executor, force=force, cache_dir=cache,
-        gradebook=gradebook,
+        gradebook=gradebook, ledger=ledger,
     )  # fmt: skip
     sink = RichProgress(console) if progress else None
     try:
@@ -91,7 +100,8 @@ def print_summary(summary: BatchSummary) -> None:
     table.add_row(
         "outcome",
         f"[green]{o.get('pass', 0)} pass[/], [red]{o.get('fail', 0)} fail[/], "
-        f"[magenta]{o.get('error', 0)} error[/] (students)",
+        + (f"[yellow]{o['not_eligible']} not eligible[/], " if o.get("not_eligible") else "")
+        + f"[magenta]{o.get('error', 0)} error[/] (students)",
     )
     median = summary.median_unit_seconds
     timing = f"{summary.seconds:.2f} s"

@@ -14,6 +14,7 @@ from rich.markup import escape
 from grader import pipeline
 from grader.cli import app
 from grader.cli.output import console, err_console, print_result
+from grader.ledger import LEDGER_FILE
 from grader.paths import bundled_specs, data_dir
 from grader.results import SubmissionResult
 from grader.spec import AssignmentSpec, SpecError, parse_local_datetime
@@ -24,11 +25,17 @@ RerunOpt = Annotated[
 SpecArg = Annotated[
     str, typer.Argument(help="spec file or bundled assignment id (see `grader list`)")
 ]
+SemesterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--semester", help="the course semester whose dates apply (default: the current one)"
+    ),
+]
 
 
-def load_or_exit(ref: str) -> AssignmentSpec:
+def load_or_exit(ref: str, semester: str | None = None) -> AssignmentSpec:
     try:
-        return pipeline.load_assignment(ref)
+        return pipeline.load_assignment(ref, semester)
     except SpecError as exc:
         for problem in exc.problems:
             err_console.print(f"[red]error[/] {escape(str(problem))}")
@@ -51,12 +58,15 @@ def list_assignments() -> None:
 
 
 @app.command()
-def validate(specs: Annotated[list[str], typer.Argument(help="spec files or bundled ids")]) -> None:
+def validate(
+    specs: Annotated[list[str], typer.Argument(help="spec files or bundled ids")],
+    semester: SemesterOpt = None,
+) -> None:
     """Validate specs; every problem is reported with file, line and key."""
     failed = 0
     for ref in specs:
         try:
-            spec = pipeline.load_assignment(ref)
+            spec = pipeline.load_assignment(ref, semester)
         except SpecError as exc:
             failed += 1
             for problem in exc.problems:
@@ -96,23 +106,51 @@ def grade(
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="mirror cache folder")] = None,
     rerun: RerunOpt = "none",
+    semester: SemesterOpt = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help="deadline snapshot ledger (default OUT/ledger.jsonl when present)"),
+    ] = None,
 ) -> None:
     """Grade one submission pinned at the deadline (instructor)."""
     check_rerun(rerun)
-    spec = load_or_exit(spec_ref)
+    spec = load_or_exit(spec_ref, semester)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", student) or student.strip(".") == "":
         err_console.print("[red]error[/] --student: use letters, digits, '_', '-' or '.' only")
         raise typer.Exit(2)
     student = student.upper() if re.fullmatch(r"[A-Za-z0-9]{6}", student) else student
     out_dir = out / student
+    moment = _parse_deadline(deadline, spec)
+    snapshots = ledger_snapshots(ledger or out / LEDGER_FILE, spec, repo, moment, student)
     result = pipeline.grade(
-        spec, repo, student, out_dir, cache_dir=cache,
-        deadline=_parse_deadline(deadline, spec), rerun=rerun,
+        spec, repo, student, out_dir, cache_dir=cache, deadline=moment, rerun=rerun,
+        snapshots=snapshots,
     )  # fmt: skip
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
     console.print(f"result: {json_path}\nreport: {html_path}")
     raise typer.Exit(1 if result.error else 0)
+
+
+def ledger_snapshots(
+    path: Path, spec: AssignmentSpec, repo: str, deadline: datetime | None, student: str
+) -> dict | None:
+    """The ledger entries a grading pins on; exit 2 when the ledger fails verification."""
+    if not path.is_file():
+        return None
+    from grader.ledger import LedgerError, load_ledger
+    from grader.snapshot import snapshots_for
+
+    try:
+        book = load_ledger(path)
+    except LedgerError as exc:
+        err_console.print(
+            f"[red]error[/] the deadline ledger {escape(str(path))} fails verification:"
+        )
+        for problem in exc.problems:
+            err_console.print(f"  {escape(problem)}")
+        raise typer.Exit(2) from None
+    return snapshots_for(book, spec, repo, deadline or spec.deadline_for(student))
 
 
 FORMATS = ("text", "json", "github", "junit")
@@ -167,6 +205,7 @@ def check(
         str, typer.Option(help="exit 1 when: required (a required check fails), any, never")
     ] = "required",
     rerun: RerunOpt = "none",
+    semester: SemesterOpt = None,
 ) -> None:
     """Self-check a working tree, uncommitted work included (exit 0: required checks pass)."""
     if output_format not in FORMATS:
@@ -176,7 +215,7 @@ def check(
         err_console.print("[red]error[/] --fail-on: one of required, any, never")
         raise typer.Exit(2)
     check_rerun(rerun)
-    spec = load_or_exit(spec_ref)
+    spec = load_or_exit(spec_ref, semester)
     if not path.is_dir():
         err_console.print(f"[red]error[/] {escape(str(path))}: not a folder")
         raise typer.Exit(2)

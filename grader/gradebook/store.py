@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from grader.gradebook import ledger_rows as _ledger_rows  # noqa: F401 (its table)
 from grader.gradebook import queries, sync
 from grader.gradebook.engine import insert_rows, make_engine, retry_locked
 from grader.gradebook.errors import GradebookError
