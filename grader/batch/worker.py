@@ -50,7 +50,7 @@ def grade_payload(payload: dict[str, Any]) -> dict[str, Any]:
             cache_dir=Path(payload["cache_dir"]),
             deadline=unit.deadline,
             rerun=payload["rerun_mode"],
-            snapshots=unit.snapshots,
+            **({"snapshots": unit.snapshots} if unit.snapshots else {}),
         )
 
     result, tries = retry(attempt, lambda r: bool(r.error) and is_transient(r.error), backoff)
