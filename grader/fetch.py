@@ -48,7 +48,9 @@ class FetchError(Exception):
     """A repository that cannot be fetched or pinned; becomes a failed result."""
 
 
-def _git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
+def run_git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
+    """Run git with the grader's safe settings (no hooks, no global config); its stdout.
+    Raises FetchError with git's reason in words."""
     runner = git.Git(str(cwd) if cwd else None)
     full_env = {**GIT_ENV, **(env or {})}
     try:
@@ -110,14 +112,14 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
         if (target / "HEAD").exists():
             # only branches and tags follow the remote (and are pruned): the grader's own
             # refs/grader/snapshots/* keep a deadline's objects after a force-push
-            _git(
+            run_git(
                 "fetch", "--prune", "--no-recurse-submodules", "origin",
                 "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", cwd=target,
             )  # fmt: skip
         else:
             tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
             try:
-                _git(
+                run_git(
                     "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
                     "--template=", "--", url, str(tmp / "m.git"),  # a URL is never an option
                 )  # fmt: skip
@@ -129,14 +131,14 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
 
 def default_branch(mirror_dir: Path) -> str | None:
     try:
-        ref = _git("symbolic-ref", "HEAD", cwd=mirror_dir)
+        ref = run_git("symbolic-ref", "HEAD", cwd=mirror_dir)
     except FetchError:
         return None
     return ref.removeprefix("refs/heads/")
 
 
 def branches(mirror_dir: Path) -> list[str]:
-    out = _git("for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir)
+    out = run_git("for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir)
     return [line for line in out.splitlines() if line]
 
 
@@ -178,8 +180,10 @@ def read_history(mirror_dir: Path, branch: str | None) -> History:
     if chosen not in available:
         raise FetchError(f"branch {chosen!r} not found; the repository has: {', '.join(available)}")
     ref = f"refs/heads/{chosen}"
-    first = _parse_log(_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
-    every = _parse_log(_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
+    first = _parse_log(
+        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir)
+    )
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
     return History(chosen, first, {c.sha: c for c in every})
 
 
@@ -188,14 +192,16 @@ def read_history_at(mirror_dir: Path, sha: str, branch: str) -> History:
     not be on any branch any more. Raises FetchError when the commit is not in the mirror."""
     if not has_commit(mirror_dir, sha):
         raise FetchError(f"commit {sha[:10]} is not in the mirror")
-    first = _parse_log(_git("log", "--first-parent", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir))
-    every = _parse_log(_git("log", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir))
+    first = _parse_log(
+        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir)
+    )
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir))
     return History(branch, first, {c.sha: c for c in every})
 
 
 def has_commit(mirror_dir: Path, sha: str) -> bool:
     try:
-        _git("cat-file", "-e", f"{sha}^{{commit}}", cwd=mirror_dir)
+        run_git("cat-file", "-e", f"{sha}^{{commit}}", cwd=mirror_dir)
     except FetchError:
         return False
     return True
@@ -204,7 +210,9 @@ def has_commit(mirror_dir: Path, sha: str) -> bool:
 def resolve_ref(mirror_dir: Path, ref: str) -> str | None:
     """The commit a ref points to, or None when there is no such ref."""
     try:
-        return _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror_dir) or None
+        return (
+            run_git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror_dir) or None
+        )
     except FetchError:
         return None
 
@@ -213,7 +221,7 @@ def keep_ref(mirror_dir: Path, ref: str, sha: str) -> None:
     """Point ``ref`` (under refs/grader/) at ``sha`` so its objects stay reachable."""
     if not ref.startswith("refs/grader/"):
         raise ValueError(f"{ref}: the grader only writes refs under refs/grader/")
-    _git("update-ref", ref, sha, cwd=mirror_dir)
+    run_git("update-ref", ref, sha, cwd=mirror_dir)
 
 
 def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:
@@ -225,8 +233,8 @@ def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:
     dest.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
-        _git(
+        run_git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
+        run_git(
             "--work-tree", str(dest), "checkout-index", "--all", "--force", cwd=mirror_dir, env=env
         )
     return remove_escaping_symlinks(dest)

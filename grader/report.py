@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from grader.results import SubmissionResult, Verdict
+from grader.results import SubmissionResult
 from grader.spec import AssignmentSpec
 from grader.templating import environment
 
@@ -28,17 +28,10 @@ def report_context(result: SubmissionResult, spec: AssignmentSpec | None) -> dic
         "repo_url": web,
         "counts": counts,
         "first_fix": first_fix,
-        "verdict": _verdict_class(result),
+        "verdict": result.verdict.value,
         "unmet_gates": result.unmet_gates,
         "evidence_words": pin_evidence_words(result),
     }
-
-
-def _verdict_class(result: SubmissionResult) -> str:
-    verdict = result.verdict
-    if verdict == Verdict.NOT_ELIGIBLE:
-        return "not_eligible"
-    return "error" if result.error else ("pass" if result.required_ok else "fail")
 
 
 def pin_evidence_words(result: SubmissionResult) -> str:

@@ -17,10 +17,12 @@ from grader.cli.output import console, err_console, print_result
 from grader.ledger import LEDGER_FILE
 from grader.paths import bundled_specs, data_dir
 from grader.results import SubmissionResult
+from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec, SpecError, parse_local_datetime
 
 RerunOpt = Annotated[
-    str, typer.Option("--rerun", help="rerun student training: none, smoke or full")
+    RerunMode,
+    typer.Option("--rerun", help="rerun student training: none, smoke (capped) or full"),
 ]
 SpecArg = Annotated[
     str, typer.Argument(help="spec file or bundled assignment id (see `grader list`)")
@@ -79,12 +81,6 @@ def validate(
     raise typer.Exit(1 if failed else 0)
 
 
-def check_rerun(value: str) -> None:
-    if value not in pipeline.RERUN_MODES:
-        err_console.print(f"[red]error[/] --rerun: one of {', '.join(pipeline.RERUN_MODES)}")
-        raise typer.Exit(2)
-
-
 def _parse_deadline(value: str | None, spec: AssignmentSpec) -> datetime | None:
     if value is None:
         return None
@@ -105,7 +101,7 @@ def grade(
         str | None, typer.Option(help="override the deadline (ISO, local time)")
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="mirror cache folder")] = None,
-    rerun: RerunOpt = "none",
+    rerun: RerunOpt = RerunMode.NONE,
     semester: SemesterOpt = None,
     ledger: Annotated[
         Path | None,
@@ -113,7 +109,6 @@ def grade(
     ] = None,
 ) -> None:
     """Grade one submission pinned at the deadline (instructor)."""
-    check_rerun(rerun)
     spec = load_or_exit(spec_ref, semester)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", student) or student.strip(".") == "":
         err_console.print("[red]error[/] --student: use letters, digits, '_', '-' or '.' only")
@@ -123,8 +118,8 @@ def grade(
     moment = _parse_deadline(deadline, spec)
     snapshots = ledger_snapshots(ledger or out / LEDGER_FILE, spec, repo, moment, student)
     result = pipeline.grade(
-        spec, repo, student, out_dir, cache_dir=cache, deadline=moment, rerun=rerun,
-        snapshots=snapshots,
+        spec, repo, student, out_dir, cache_dir=cache, deadline=moment,
+        settings=RunSettings(rerun=rerun, hidden=True), snapshots=snapshots,
     )  # fmt: skip
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
@@ -177,7 +172,7 @@ def _append(path: str | None, text: str) -> bool:
 
 def emit_github(result: SubmissionResult, path: Path, report_dir: Path) -> None:
     """Annotations on stdout; summary and outputs into the files GitHub Actions reads."""
-    from grader.formats import github
+    from grader.exports import github
 
     workspace = os.environ.get("GITHUB_WORKSPACE")
     prefix = ""
@@ -204,7 +199,7 @@ def check(
     fail_on: Annotated[
         str, typer.Option(help="exit 1 when: required (a required check fails), any, never")
     ] = "required",
-    rerun: RerunOpt = "none",
+    rerun: RerunOpt = RerunMode.NONE,
     semester: SemesterOpt = None,
 ) -> None:
     """Self-check a working tree, uncommitted work included (exit 0: required checks pass)."""
@@ -214,7 +209,6 @@ def check(
     if fail_on not in ("required", "any", "never"):
         err_console.print("[red]error[/] --fail-on: one of required, any, never")
         raise typer.Exit(2)
-    check_rerun(rerun)
     spec = load_or_exit(spec_ref, semester)
     if not path.is_dir():
         err_console.print(f"[red]error[/] {escape(str(path))}: not a folder")
