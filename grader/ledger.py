@@ -240,7 +240,7 @@ def compare_with_rows(entries: list[Entry], rows: list[dict[str, Any]]) -> list[
                 f"entry {row['seq']} ({row.get('unit') or '?'}) is in the gradebook but not in "
                 "the file: it was deleted"
             )
-        elif entry.hash != row["hash"]:
+        elif entry_hash(entry.data) != row["hash"]:
             problems.append(
                 f"entry {row['seq']} ({entry.unit}) differs from the gradebook's copy: the line "
                 "was rewritten"

@@ -122,7 +122,7 @@ def record(
     for outcome in outcomes:
         style = STYLE[outcome.status]
         console.print(f"[{style}]{outcome.status}[/] {escape(outcome.target.unit)} "
-                      f"{escape(outcome.message)}")  # fmt: skip
+                      f"{escape(outcome.message)}", soft_wrap=True)  # fmt: skip
     counts = {s: sum(o.status == s for o in outcomes) for s in STYLE}
     console.print(
         f"{spec.id} {kind}: {counts['recorded']} recorded, {counts['failed']} unreadable "
@@ -152,7 +152,7 @@ def verify(ledger_path: Path, book_url: str, cache: Path | None) -> int:
             warnings.append(f"the gradebook {book_url} has no copy of this ledger")
     warnings += _missing_refs(entries, cache)
     for problem in problems:
-        console.print(f"[red]tampered[/] {escape(problem)}")
+        console.print(f"[red]tampered[/] {escape(problem)}", soft_wrap=True)
     for warning in warnings:
         err_console.print(f"[yellow]warning[/] {escape(warning)}")
     if problems:
