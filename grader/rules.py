@@ -172,11 +172,15 @@ def _tests(condition: Condition, state: AssignmentState) -> list[Judgement]:
     if condition.on_time is not None:
         found.append(_flip(_on_time(result), condition.on_time))
     score, most = state.score or 0.0, state.max_score or result.max_score
-    if condition.min_score is not None:
+    if result.verdict == Verdict.NOT_ELIGIBLE and (
+        condition.min_score is not None or condition.min_percent is not None
+    ):
+        found.append(Judgement(False, f"its points do not count: {_eligible(result).reason}"))
+    elif condition.min_score is not None:
         found.append(Judgement(score >= condition.min_score,
                                f"{score:g} of {most:g} points (at least "
                                f"{condition.min_score:g} needed)"))  # fmt: skip
-    if condition.min_percent is not None:
+    if condition.min_percent is not None and result.verdict != Verdict.NOT_ELIGIBLE:
         share = 100 * score / most if most else 0.0
         found.append(Judgement(share >= condition.min_percent,
                                f"{share:.1f}% (at least {condition.min_percent:g}% needed)"))  # fmt: skip

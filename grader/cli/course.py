@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from grader import pipeline
 from grader.cli import app
@@ -139,36 +138,34 @@ def status(db: DbOpt, course: CourseOpt = None) -> None:
     course outcome."""
     course_file, outcomes = outcomes_from(db, course)
     the_course = course_file.course
-    table = Table(title=f"{the_course.title}", title_justify="left")
-    table.add_column("student")
-    for item in the_course.assignments:
-        table.add_column(item.id)
-    for rule in the_course.rules:
-        table.add_column(rule.title)
-    table.add_column("total %", justify="right")
-    table.add_column("outcome")
+    console.print(f"[bold]{escape(the_course.title)}[/]: {len(outcomes)} students")
     for outcome in outcomes:
-        cells = [escape(f"{outcome.student} {outcome.name}".strip())]
+        percent = "" if outcome.percent is None else f", {outcome.percent:g}%"
+        partial = "" if outcome.complete else " (not every assignment graded yet)"
+        console.print(
+            f"\n[bold]{escape(outcome.student)}[/] {escape(outcome.name)}: "
+            f"[bold]{escape(outcome.outcome)}[/]{percent}{partial}",
+            soft_wrap=True,
+        )
+        grades = []
         for item in the_course.assignments:
             state = outcome.assignments.get(item.id)
             if state is None or state.result is None:
-                cells.append("missing")
+                grades.append(f"{item.id}: missing")
                 continue
-            text = f"{state.score:g}/{state.max_score:g} {state.verdict.replace('_', ' ')}"
+            text = f"{item.id}: {state.score:g}/{state.max_score:g} "
+            text += state.verdict.replace("_", " ")
             if state.result.unmet_gates:
-                text += f": {state.result.unmet_gates[0].get('reason', '')}"
-            cells.append(escape(text))
+                text += f" ({state.result.unmet_gates[0].get('reason', '')})"
+            grades.append(text)
+        console.print("  " + escape("; ".join(grades)), soft_wrap=True)
         for verdict in outcome.rules:
             style = WORD_STYLE[verdict.word]
             reason = f": {verdict.reason}" if verdict.met is not True and verdict.reason else ""
-            cells.append(f"[{style}]{verdict.word}[/]{escape(reason)}")
-        percent = "" if outcome.percent is None else f"{outcome.percent:g}"
-        cells.append(percent + ("" if outcome.complete else "*"))
-        cells.append(escape(outcome.outcome))
-        table.add_row(*cells)
-    console.print(table)
-    if any(not o.complete for o in outcomes):
-        console.print("* not every assignment of the course is graded yet")
+            console.print(
+                f"  {escape(verdict.title)}: [{style}]{verdict.word}[/]{escape(reason)}",
+                soft_wrap=True,
+            )
 
 
 @course_app.command("overview")
