@@ -173,6 +173,8 @@ class _BatchRun:
         # on other machines, without the course file) get the resolved spec
         spec_bytes = dump_spec(spec).encode() if spec.semester else spec_file.read_bytes()
         self.digest = spec_hash(spec, spec_bytes)
+        if options.ledger is not None and not options.ledger.is_file():
+            raise BatchError(f"--ledger: {options.ledger} does not exist")
         ledger = options.ledger or out / LEDGER_FILE
         self.units = with_snapshots(build_units(roster, spec), spec, ledger)
         self.by_id = {u.id: u for u in self.units}

@@ -116,6 +116,9 @@ def grade(
     student = student.upper() if re.fullmatch(r"[A-Za-z0-9]{6}", student) else student
     out_dir = out / student
     moment = _parse_deadline(deadline, spec)
+    if ledger is not None and not ledger.is_file():
+        err_console.print(f"[red]error[/] --ledger: {escape(str(ledger))} does not exist")
+        raise typer.Exit(2)
     snapshots = ledger_snapshots(ledger or out / LEDGER_FILE, spec, repo, moment, student)
     result = pipeline.grade(
         spec, repo, student, out_dir, cache_dir=cache, deadline=moment,

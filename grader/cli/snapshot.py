@@ -141,7 +141,12 @@ def verify(ledger_path: Path, book_url: str, cache: Path | None) -> int:
     entries, problems = read_lines(ledger_path)
     warnings: list[str] = []
     ledger_id = entries[0].get("ledger") if entries else None
-    book = _gradebook(book_url, warnings) if ledger_id else None
+    sqlite_file = book_url.removeprefix("sqlite:///") if book_url.startswith("sqlite:///") else None
+    book = None
+    if sqlite_file is not None and not Path(sqlite_file).is_file():
+        warnings.append(f"no gradebook at {sqlite_file}: a deleted last line cannot be detected")
+    elif ledger_id:
+        book = _gradebook(book_url, warnings)
     if book is not None:
         from grader.gradebook.ledger_rows import ledger_rows
 
