@@ -185,7 +185,8 @@ class SubmissionResult:
 
     @property
     def required_ok(self) -> bool:
-        if self.error:
+        """No required check blocks and no gate is unmet (a gate is a precondition)."""
+        if self.error or self.unmet_gates:
             return False
         return not any(c.required and c.status.blocking for c in self.checks)
 

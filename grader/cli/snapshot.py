@@ -153,6 +153,10 @@ def verify(ledger_path: Path, book_url: str, cache: Path | None) -> int:
         rows = ledger_rows(book, str(ledger_id))
         if rows:
             problems += compare_with_rows(entries, rows)
+            copied = {r["seq"] for r in rows}
+            lacking = [str(e.seq) for e in entries if e.seq not in copied]
+            if lacking:
+                warnings.append(f"entries {', '.join(lacking)} have no gradebook copy")
         else:
             warnings.append(f"the gradebook {book_url} has no copy of this ledger")
     warnings += _missing_refs(entries, cache)
