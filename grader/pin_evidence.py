@@ -149,8 +149,12 @@ def pin_basis(
                 )  # fmt: skip
             )
         return basis
+    # what was not on the branch at the deadline arrived with a later push: the earliest
+    # one's time is when lateness starts
+    later = [_moment(a.get("timestamp")) for a in pushed.get("later_activities") or []]
+    arrived = min((t for t in later if t is not None), default=deadline)
     return _on_recorded_line(
-        mirror_dir, history, str(pushed["head"]), deadline, deadline, GITHUB, {"github": pushed}
+        mirror_dir, history, str(pushed["head"]), arrived, deadline, GITHUB, {"github": pushed}
     )
 
 

@@ -3,6 +3,9 @@ it loads offline without errors, sorts, filters, and student text stays text."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,12 +82,43 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def reap_browser_orphans(wait_s: float = 5.0) -> None:
+    """Chromium's helper processes outlive the closed browser for a moment; when an earlier
+    test made this process a subreaper (the sandbox does), they are reparented to it and
+    stay zombies until reaped. Reap exactly those (by their command name)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = 0
+        for task in Path("/proc/self/task").iterdir():
+            try:
+                children = (task / "children").read_text().split()
+            except OSError:
+                continue
+            for pid in children:
+                try:
+                    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+                    state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+                except OSError:
+                    continue
+                if "chrom" not in comm.lower():
+                    continue
+                if state == "Z":
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(int(pid), os.WNOHANG)
+                else:
+                    left += 1
+        if not left or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield chromium
         chromium.close()
+    reap_browser_orphans()
 
 
 @pytest.fixture()

@@ -331,3 +331,29 @@ def test_pending_is_never_met_and_overrides_count_for_scores() -> None:
     assert "not graded (environment)" in b.rules[0].reason
     assert [v.met for v in c.rules] == [True, True, None]  # the override's 6 points count
     assert c.outcome == "half (done pending)" and c.percent == 60.0
+
+
+def test_requires_names_milestones_that_have_checks(tmp_path: Path) -> None:
+    from grader.checks.registry import args_models
+    from grader.spec import SpecError, parse_spec_text
+
+    with pytest.raises(SpecError, match=r"requires: 'm3' is not among milestones: \['m1', 'm2'\]"):
+        parse_spec_text(PROJ.replace("requires: [m1, m2]", "requires: [m1, m3]"), "p.yaml",
+                        args_models())  # fmt: skip
+    untagged = PROJ.replace("    milestone: m2\n", "")
+    with pytest.raises(SpecError, match="milestone 'm2' has no required check tagged"):
+        parse_spec_text(untagged, "p.yaml", args_models())
+
+
+def test_self_check_leaves_milestone_gates_to_the_instructor(tmp_path: Path) -> None:
+    from grader import pipeline
+    from grader.results import Verdict
+
+    spec_file = tmp_path / "proj.yaml"
+    spec_file.write_text(PROJ, encoding="utf-8")
+    spec = pipeline.load_assignment(str(spec_file))
+    tree = build_file_tree(tmp_path / "mine", {"README.md": ENGLISH, "report.md": ENGLISH})
+    result = pipeline.self_check(spec, tree)
+    assert [(g["id"], g["met"]) for g in result.gates] == [("m1", None), ("m2", None)]
+    assert "judged only in the instructor's pinned run" in result.gates[0]["reason"]
+    assert result.verdict != Verdict.NOT_ELIGIBLE

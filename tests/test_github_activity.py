@@ -201,3 +201,19 @@ def test_head_at_and_repository_names() -> None:
     ]
     assert github_activity.head_at(activities, datetime(2020, 10, 28, tzinfo=UTC)).after == "a" * 40
     assert github_activity.head_at(activities, datetime(2020, 10, 1, tzinfo=UTC)) is None
+
+
+def test_late_work_is_late_from_its_push_not_its_date(
+    tmp_path: Path, api: FakeGithub, mapped: Path
+) -> None:
+    _, second = two_pushes(tmp_path, mapped, api)
+    spec = tmp_path / "late.yaml"
+    spec.write_text(SPEC.replace("checks:\n", "late: {mode: percent, unit: day, percent: 10}\n"
+                                 "checks:\n"), encoding="utf-8")  # fmt: skip
+    out = tmp_path / "out"
+    assert invoke("grade", str(spec), "--repo", URL, "--student", "ABC123",
+                  "--out", str(out)).exit_code == 0  # fmt: skip
+    result = json.loads((out / "ABC123" / "result.json").read_text(encoding="utf-8"))
+    # dated 2020-10-27 21:00 (on time), pushed 2020-10-29 08:00 UTC: two started days late
+    assert result["commit"] == second
+    assert (result["score"], result["late_penalty"]) == (0.8, 0.2)

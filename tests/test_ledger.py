@@ -301,3 +301,27 @@ def test_chain_hashes_and_tampering_kinds(tmp_path: Path) -> None:
         append(path, [{"unit": "D"}])
     assert len(path.read_text(encoding="utf-8").splitlines()) == 3
     assert load_ledger(tmp_path / "missing.jsonl").entries == []
+
+
+def test_late_work_pushed_after_the_snapshot_is_late_whatever_its_date(
+    tmp_path: Path,
+) -> None:
+    spec = tmp_path / "late.yaml"
+    spec.write_text(SPEC.replace("checks:\n", "late: {mode: percent, unit: day, percent: 10, "
+                                 "cap: 50}\nchecks:\n"), encoding="utf-8")  # fmt: skip
+    work, bare, at_deadline = student_repo(tmp_path)
+    out = tmp_path / "grades"
+    listing = roster(tmp_path, [("ABC123", str(bare))])
+    assert invoke("snapshot", str(spec), "--roster", str(listing), "--out", str(out)).exit_code == 0
+    backdated = git_save(work, "pótlás", date="2020-10-27T22:00:00+01:00",
+                         files={"megoldás.py": "print('kész')\n"})  # fmt: skip
+    git(work, "push", "-q", str(bare), "HEAD:main")
+    assert invoke("grade", str(spec), "--repo", str(bare), "--student", "ABC123",
+                  "--out", str(tmp_path / "dates-only")).exit_code == 0  # fmt: skip
+    assert result_of(tmp_path / "dates-only", "ABC123")["late_penalty"] == 0  # the date lies
+    assert invoke("grade", str(spec), "--repo", str(bare), "--student", "ABC123",
+                  "--out", str(out)).exit_code == 0  # fmt: skip
+    result = result_of(out, "ABC123")
+    assert result["commit"] == backdated != at_deadline  # late work is graded, with a penalty
+    assert result["late_penalty"] > 0
+    assert result["pin"]["commits_after_deadline"] == 1
