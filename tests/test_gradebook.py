@@ -84,7 +84,15 @@ def test_record_and_current_with_roster_late_and_missing(book: Gradebook) -> Non
     )
     assert anna.late and anna.late_penalty == 1.0 and anna.status == "graded"
     assert anna.commits_after_deadline == 2
-    assert anna.counts == {"pass": 1, "fail": 1, "warn": 0, "error": 0, "manual": 0, "skipped": 1}
+    assert anna.counts == {
+        "pass": 1,
+        "fail": 1,
+        "warn": 0,
+        "error": 0,
+        "manual": 0,
+        "skipped": 1,
+        "environment": 0,
+    }
     assert anna.result().checks[0].id == "files" and anna.run_id == "run-1"
     assert rows["DEF456"].status == "missing" and rows["DEF456"].score is None
     # recording the very same result again (batch, then sync) keeps one run
