@@ -26,7 +26,6 @@ from grader.gradebook.decisions import (
     PAIR,
     PAIR_STATUSES,
     REGRADE,
-    REGRADE_OUTCOMES,
     AuditEntry,
     CheckDecision,
     DecisionState,
