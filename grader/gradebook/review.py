@@ -208,7 +208,12 @@ class ReviewStore:
             )  # fmt: skip
         return out
 
+    def student_key(self, student: str, assignment: str) -> str:
+        """The stored student key (a Neptun code matches in any case)."""
+        return self._read(lambda c: self.book._require(c, student, assignment))
+
     def latest_run(self, student: str, assignment: str) -> tuple[GradeRow, SubmissionResult]:
+        student = self.student_key(student, assignment)
         rows = [r for r in self.book.current(assignment) if r.student == student]
         if not rows or rows[0].result() is None:
             raise GradebookError(f"{student} has no graded result for {assignment}")
@@ -230,6 +235,7 @@ class ReviewStore:
         expected_version: int | None,
     ) -> AuditEntry:
         """Set (or clear, with None) one check's points and its comment for the student."""
+        student = self.student_key(student, assignment)
         row, result = self.latest_run(student, assignment)
         check = next((c for c in result.checks if c.id == check_id), None)
         if check is None:
