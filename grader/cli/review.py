@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from grader.cli import app
@@ -84,17 +83,12 @@ def decisions(
         entries = store.history(assignment, student=key)
     except GradebookError as exc:
         raise _fail(str(exc)) from None
-    table = Table(title=f"{assignment}: {len(entries)} decisions", title_justify="left")
-    for column in ("#", "When", "Who", "What", "Change", "Why"):
-        table.add_column(column)
-    for e in entries:
+    console.print(f"{escape(assignment)}: {len(entries)} decision(s), oldest first")
+    for e in entries:  # one line each, never wrapped: the log stays greppable
         what = f"{e.kind} {e.student + '/' if e.student else ''}{e.target}"
         undo_note = f" (undoes #{e.undoes})" if e.undoes else ""
-        table.add_row(
-            str(e.id), e.at, Text(e.who), Text(what), Text(e.describe() + undo_note),
-            Text(e.reason),
-        )  # fmt: skip
-    console.print(table)
+        line = f"#{e.id} {e.at} {e.who}: {what}: {e.describe()}{undo_note}; why: {e.reason}"
+        console.print(Text(line), soft_wrap=True)
 
 
 @app.command("serve")

@@ -151,7 +151,7 @@ class ReviewStore:
             if expected_version is not None and current.version != expected_version:
                 raise DecisionConflict(_conflict_text(current), current)
             state = new(conn, current) if callable(new) else new
-            if state == current.state and undoes is None:
+            if _meaningful(state) == _meaningful(current.state) and undoes is None:
                 raise GradebookError("nothing changed: the decision is already so")
             row = dict(
                 assignment=assignment, kind=kind, student=student, target=target,
@@ -206,7 +206,7 @@ class ReviewStore:
                 check_id=e.target, points=e.new.get("points"), comment=e.new.get("comment", ""),
                 reason=e.reason, who=e.who, at=e.at, version=e.version, run_digest=e.run_digest,
             )  # fmt: skip
-        return out
+        return {student: checks for student, checks in out.items() if checks}
 
     def student_key(self, student: str, assignment: str) -> str:
         """The stored student key (a Neptun code matches in any case)."""
@@ -284,12 +284,23 @@ class ReviewStore:
 
     # ---- undo ---------------------------------------------------------------------------
     def undo(self, decision_id: int, *, who: str, reason: str = "") -> AuditEntry:
-        """Revert one decision (the latest of its target) with a new row."""
+        """Revert one decision with a new row; refused when a later decision changed the
+        same target since (undo that one first)."""
         entry = self.entry(decision_id)
         reason = _clean(reason, "the reason") or f"undo of #{entry.id}"
+
+        def reverted(_conn: Connection, current: DecisionState) -> dict[str, Any]:
+            if _meaningful(current.state) != _meaningful(entry.new):
+                raise DecisionConflict(
+                    f"decision #{entry.id} is not the latest word on {entry.target}: "
+                    f"{current.who} changed it since; undo that one first",
+                    current,
+                )
+            return entry.old
+
         return self._append(
-            entry.assignment, entry.kind, entry.student, entry.target, entry.old,
-            reason=reason, who=who, expected_version=entry.version, undoes=entry.id,
+            entry.assignment, entry.kind, entry.student, entry.target, reverted,
+            reason=reason, who=who, expected_version=None, undoes=entry.id,
             run_digest=entry.run_digest,
         )  # fmt: skip
 
@@ -446,6 +457,11 @@ class ReviewStore:
 
     def assignment_ids(self) -> list[str]:
         return self._read(lambda c: list(c.scalars(select(Assignment.id).order_by(Assignment.id))))
+
+
+def _meaningful(state: dict[str, Any]) -> dict[str, Any]:
+    """A state without its empty values ({} and {"points": None, "comment": ""} agree)."""
+    return {k: v for k, v in state.items() if v not in (None, "")}
 
 
 def _digest(row: GradeRow) -> str | None:
