@@ -23,6 +23,7 @@ from grader.exports.common import number
 from grader.exports.lms import feedback
 from grader.extras import MissingExtra, require
 from grader.gradebook import GradebookError, GradeRow
+from grader.gradebook.decisions import student_feedback
 from grader.spec import SpecError
 
 if TYPE_CHECKING:
@@ -202,7 +203,10 @@ def export(
             result = row.result()
             if result is None:
                 continue
-            note = f"Grade set by {row.override.who}: {row.override.reason}" if row.override else ""
+            over = (
+                [f"Grade set by {row.override.who}: {row.override.reason}"] if row.override else []
+            )
+            note = "\n".join(over + student_feedback(row))  # and the reviewers' comments
             target = out / _safe_name(row.student) / "results.json"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(gradescope_json(result, score=row.score, note=note), encoding="utf-8")
