@@ -135,9 +135,9 @@ class Desk:
         return None
 
     # ---- the queue ----------------------------------------------------------------------
-    def manual_items(self, assignment: str) -> list[ManualItem]:
+    def manual_items(self, assignment: str, rows: list[GradeRow] | None = None) -> list[ManualItem]:
         items = []
-        for row in self.rows(assignment):
+        for row in self.rows(assignment) if rows is None else rows:
             result = row.result()
             for check in result.checks if result else []:
                 if check.status == Status.MANUAL:

@@ -13,6 +13,7 @@ from grader.gradebook.errors import GradebookError
 from grader.gradebook.review import DecisionConflict
 from grader.overview import _side as side_view
 from grader.report import report_context
+from grader.results import Status
 from grader.web.auth import login_required
 from grader.web.render import current_user, desk, render
 
@@ -72,15 +73,15 @@ def home() -> Any:
 def class_page(assignment: str) -> Any:
     info = _assignment_or_404(assignment)
     rows = desk().rows(assignment)
-    manual = desk().manual_items(assignment)
     regrades = desk().store.regrades(assignment)
-    open_manual = {(m.student, m.check_id) for m in manual if m.open}
     table = []
     for row in rows:
-        result = row.result()
+        result = row.result()  # parsed once per row
+        manual = [c for c in result.checks if c.status == Status.MANUAL] if result else []
         table.append({
             "row": row, "verdict": result.verdict.value if result else "missing",
-            "open_manual": sum(1 for s, _ in open_manual if s == row.student),
+            "open_manual": sum(1 for c in manual if c.id not in row.decisions
+                               or row.decisions[c.id].points is None),
             "decided": len(row.decisions),
             "open_regrades": sum(1 for r in regrades
                                  if r["student"] == row.student and r["status"] == "open"),
