@@ -5,6 +5,7 @@ server runs as ``nobody`` (PostgreSQL refuses root). None when neither is possib
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,11 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"]
-
 
 def _tool(name: str) -> str | None:
-    for folder in BIN_DIRS:
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in [*versions, Path("/usr/local/bin"), Path("/usr/bin")]:
         path = Path(folder) / name
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
@@ -37,9 +37,7 @@ def postgres_url() -> Iterator[str | None]:
         yield given
         return
     initdb, pg_ctl = _tool("initdb"), _tool("pg_ctl")
-    has_driver = any(
-        __import__("importlib.util").util.find_spec(m) for m in ("psycopg", "psycopg2")
-    )
+    has_driver = any(importlib.util.find_spec(m) for m in ("psycopg", "psycopg2"))
     if (
         not initdb
         or not pg_ctl
