@@ -37,11 +37,10 @@ from grader.spec import (
 
 COURSE_FILE = "course.yaml"
 NEPTUN_PATTERN = r"^[A-Z0-9]{6}$"
-# Werkzeug's "pbkdf2:sha256:600000$salt$hex" / "scrypt:32768:8:1$salt$hex", or Django's
-# "pbkdf2_sha256$600000$salt$base64"; never a plain password
+# a Werkzeug hash, as `grader serve --hash-password` prints and the review desk checks:
+# "scrypt:32768:8:1$SALT$HEX" or "pbkdf2:sha256:600000$SALT$HEX"; never a plain password
 PASSWORD_HASH_RE = re.compile(
-    r"^(?:pbkdf2:sha(?:256|512):\d+|scrypt:\d+:\d+:\d+)\$[^$\s]+\$[0-9a-f]{32,}$"
-    r"|^pbkdf2_sha(?:256|512)\$\d+\$[^$\s]+\$[A-Za-z0-9+/=]{20,}$"
+    r"^(?:pbkdf2:sha(?:256|512)(?::\d+)?|scrypt:\d+:\d+:\d+)\$[^$\s]+\$[0-9a-f]{32,}$"
 )
 
 
@@ -150,9 +149,9 @@ class StaffMember(Frozen):
     def _is_hash(cls, value: str | None) -> str | None:
         if value is not None and not PASSWORD_HASH_RE.match(value):
             raise ValueError(
-                "not a PBKDF2/scrypt password hash (e.g. 'pbkdf2:sha256:600000$SALT$HEX', "
-                "'scrypt:32768:8:1$SALT$HEX' or 'pbkdf2_sha256$600000$SALT$BASE64'); never "
-                "write a plain password here"
+                "not a PBKDF2/scrypt password hash ('scrypt:32768:8:1$SALT$HEX' or "
+                "'pbkdf2:sha256:600000$SALT$HEX'; `grader serve --hash-password` prints one); "
+                "never write a plain password here"
             )
         return value
 

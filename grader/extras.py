@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 
-EXTRA_OF = {"sqlalchemy": "instructor", "distributed": "instructor", "copydetect": "instructor"}
+EXTRA_OF = {
+    "sqlalchemy": "instructor",
+    "distributed": "instructor",
+    "copydetect": "instructor",
+    "flask": "review",
+    "flask_wtf": "review",
+    "waitress": "review",
+}
 
 
 class MissingExtra(ImportError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from grader.results import SubmissionResult
@@ -15,7 +16,11 @@ def github_web_url(repo: str) -> str | None:
     return f"https://github.com/{match.group(1)}/{match.group(2)}" if match else None
 
 
-def report_context(result: SubmissionResult, spec: AssignmentSpec | None) -> dict[str, Any]:
+def report_context(
+    result: SubmissionResult, spec: AssignmentSpec | None, review: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The template's context; ``review`` maps check ids to the reviewers' decisions (see
+    ``grader.gradebook.decisions``) when ``result`` is the layered, effective result."""
     web = github_web_url(result.repo)
     counts: dict[str, int] = {}
     for check in result.checks:
@@ -31,6 +36,7 @@ def report_context(result: SubmissionResult, spec: AssignmentSpec | None) -> dic
         "verdict": result.verdict.value,
         "unmet_gates": result.unmet_gates,
         "evidence_words": pin_evidence_words(result),
+        "review": dict(review or {}),
     }
 
 
@@ -54,6 +60,12 @@ def pin_evidence_words(result: SubmissionResult) -> str:
     return "commit dates only (written by the student's machine; no snapshot at the deadline)"
 
 
-def render_report(result: SubmissionResult, spec: AssignmentSpec | None = None) -> str:
-    """One self-contained HTML page (inline CSS, no scripts from elsewhere)."""
-    return environment().get_template("report.html.j2").render(**report_context(result, spec))
+def render_report(
+    result: SubmissionResult,
+    spec: AssignmentSpec | None = None,
+    review: Mapping[str, Any] | None = None,
+) -> str:
+    """One self-contained HTML page (inline CSS, no scripts from elsewhere); with
+    ``review``, the reviewers' points and comments per check."""
+    context = report_context(result, spec, review)
+    return environment().get_template("report.html.j2").render(**context)

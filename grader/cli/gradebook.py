@@ -19,6 +19,7 @@ from grader.exports.common import number
 from grader.exports.lms import feedback
 from grader.extras import MissingExtra, require
 from grader.gradebook import GradebookError, GradeRow
+from grader.gradebook.decisions import student_feedback
 from grader.gradebook.sync import sync_from_dir, verify_dir
 
 if TYPE_CHECKING:
@@ -58,8 +59,11 @@ def _open(db: str) -> Gradebook:
 
 
 def _current(book: Gradebook, assignment: str) -> list[GradeRow]:
+    """The effective grades: the latest runs with the reviewers' decisions layered on."""
+    from grader.gradebook.decisions import effective_rows
+
     try:
-        return book.current(assignment)
+        return effective_rows(book, assignment)
     except GradebookError as exc:
         raise fail(str(exc)) from None
 
@@ -132,12 +136,25 @@ def override(
     db: DbOption,
     student: Annotated[str, typer.Option("--student", help="Neptun code")],
     assignment: AssignmentOption,
-    points: Annotated[float, typer.Option("--points", help="the grade to give")],
+    points: Annotated[float, typer.Option("--points", help="the grade (or the check's points)")],
     reason: Annotated[str, typer.Option("--reason", help="why (shown in the exports)")],
     who: Annotated[str | None, typer.Option("--who", help="default: your user name")] = None,
+    check: Annotated[
+        str | None, typer.Option("--check", help="set one check's points instead of the grade")
+    ] = None,
+    comment: Annotated[
+        str, typer.Option("--comment", help="with --check: a comment for the student")
+    ] = "",
 ) -> None:
-    """Set a student's grade by hand; it replaces the graded score in every export."""
+    """Set a student's grade by hand (it replaces the graded score in every export), or
+    with --check one check's points (within its maximum), layered over the graded result;
+    `grader gradebook undo` reverts a check decision."""
     book = _open(db)
+    if check is not None:
+        from grader.cli.review import decide_check
+
+        decide_check(book, student, assignment, check, points, reason, comment, who)
+        return
     try:
         info = book.override(student, assignment, points, reason, who or getpass.getuser())
     except GradebookError as exc:
@@ -177,7 +194,10 @@ def export(
             result = row.result()
             if result is None:
                 continue
-            note = f"Grade set by {row.override.who}: {row.override.reason}" if row.override else ""
+            over = (
+                [f"Grade set by {row.override.who}: {row.override.reason}"] if row.override else []
+            )
+            note = "\n".join(over + student_feedback(row))  # and the reviewers' comments
             target = out / _safe_name(row.student) / "results.json"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(gradescope_json(result, score=row.score, note=note), encoding="utf-8")
