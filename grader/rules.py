@@ -29,6 +29,7 @@ class AssignmentState:
     score: float | None = None
     max_score: float = 0.0
     override: str = ""  # "9 points by Dr. X: reason"
+    decided: frozenset[str] = frozenset()  # checks a reviewer decided (grader serve)
 
     @property
     def verdict(self) -> str:
@@ -115,10 +116,14 @@ def _on_time(result: SubmissionResult) -> Judgement:
     return Judgement(True, f"the graded commit is at or before the deadline {result.deadline}")
 
 
-def _check(result: SubmissionResult, check_id: str) -> Judgement:
+def _check(result: SubmissionResult, check_id: str, decided: frozenset[str]) -> Judgement:
     found = next((c for c in result.checks if c.id == check_id), None)
     if found is None:
         return Judgement(None, f"the result has no check {check_id!r}")
+    if check_id in decided and found.status not in CHECK_PASSED and found.max_points:
+        full = found.points >= found.max_points  # a reviewer's points settle a human's call
+        return Judgement(full, f"check {check_id}: a reviewer gave {found.points:g} of "
+                         f"{found.max_points:g} points")  # fmt: skip
     if found.status in CHECK_PASSED:
         return Judgement(True, f"check {check_id} passed")
     if found.status == Status.FAIL:
@@ -185,7 +190,7 @@ def _tests(condition: Condition, state: AssignmentState) -> list[Judgement]:
         found.append(Judgement(share >= condition.min_percent,
                                f"{share:.1f}% (at least {condition.min_percent:g}% needed)"))  # fmt: skip
     if condition.check:
-        found.append(_check(result, condition.check))
+        found.append(_check(result, condition.check, state.decided))
     if condition.milestone:
         found.append(_milestone(result, condition.milestone))
     return found
@@ -308,8 +313,9 @@ def evaluate(
 def states_from_rows(
     rows_by_assignment: Mapping[str, Iterable[Any]],
 ) -> tuple[list[dict[str, str]], dict[str, dict[str, AssignmentState]], set[str]]:
-    """(students, states, graded) from the gradebook's current rows per assignment
-    (``GradeRow``: student, name, email, status, score, max_score, override, result())."""
+    """(students, states, graded) from the gradebook's effective rows per assignment
+    (``GradeRow``: student, name, email, status, score, max_score, override, decisions,
+    result(); see ``grader.gradebook.decisions.effective_rows``)."""
     students: dict[str, dict[str, str]] = {}
     states: dict[str, dict[str, AssignmentState]] = {}
     graded: set[str] = set()
@@ -326,5 +332,6 @@ def states_from_rows(
             states.setdefault(row.student, {})[assignment] = AssignmentState(
                 assignment, row.status, result, row.score, row.max_score,
                 f"{over.points:g} points by {over.who}: {over.reason}" if over else "",
+                frozenset(getattr(row, "decisions", None) or {}),
             )  # fmt: skip
     return sorted(students.values(), key=lambda s: s["student"]), states, graded

@@ -357,3 +357,27 @@ def test_self_check_leaves_milestone_gates_to_the_instructor(tmp_path: Path) -> 
     assert [(g["id"], g["met"]) for g in result.gates] == [("m1", None), ("m2", None)]
     assert "judged only in the instructor's pinned run" in result.gates[0]["reason"]
     assert result.verdict != Verdict.NOT_ELIGIBLE
+
+
+def test_a_reviewers_decision_settles_a_check_condition(graded: dict, tmp_path: Path) -> None:
+    """Course rules read the layered view: a reviewer's full points on the failed English
+    check of EEE555 (a bilingual report) meet the offered grade's check condition."""
+    import sqlite3
+
+    book = tmp_path / "course.sqlite"
+    with sqlite3.connect(graded["book"].removeprefix("sqlite:///")) as source:
+        target = sqlite3.connect(book)
+        source.backup(target)  # the WAL's content too
+        target.close()
+    decided = invoke("gradebook", "override", "--db", str(book), "--student", "EEE555",
+                     "--assignment", "proj", "--check", "english", "--points", "2",
+                     "--reason", "the report is bilingual; the English half is complete",
+                     "--who", "Oktató Olga")  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    out = tmp_path / "course.csv"
+    assert invoke("course", "export", "--db", str(book), "--course", graded["course"],
+                  "--out", str(out)).exit_code == 0  # fmt: skip
+    rows = {r["neptun"]: r for r in csv.DictReader(io.StringIO(out.read_text(encoding="utf-8")))}
+    assert (rows["EEE555"]["offered"], rows["EEE555"]["outcome"]) == ("met", "offered grade")
+    assert rows["EEE555"]["proj verdict"] == "fail"  # the graded result itself is unchanged
+    assert rows["AAA111"]["outcome"] == "offered grade"

@@ -123,11 +123,15 @@ def _pick(book, ref: str | None) -> CourseFile:  # noqa: ANN001
 
 def outcomes_from(db: str, course: str | None):  # -> (CourseFile, list[StudentOutcome])
     from grader import rules
+    from grader.gradebook.decisions import effective_rows
 
     book = _gradebook(db)
     course_file = _pick(book, course)
     known = {a["id"] for a in book.assignments()}
-    rows = {a.id: book.current(a.id) for a in course_file.course.assignments if a.id in known}
+    # the layered view: reviewers' decisions and overrides over the latest runs
+    rows = {
+        a.id: effective_rows(book, a.id) for a in course_file.course.assignments if a.id in known
+    }
     students, states, graded = rules.states_from_rows(rows)
     return course_file, rules.evaluate(course_file.course, students, states, graded)
 
