@@ -66,7 +66,11 @@ def _on_recorded_line(
                                "rests on commit dates only")],
         )  # fmt: skip
     try:
-        recorded = fetch.read_history_at(mirror_dir, head, history.branch)
+        recorded = (
+            _line_below(head, history)  # still on the branch: no git call needed
+            if head in history.by_sha
+            else fetch.read_history_at(mirror_dir, head, history.branch)
+        )
     except FetchError:
         return PinBasis(
             DATES, history.first_parent, history.by_sha, snapshot=snapshot,
@@ -104,6 +108,26 @@ def _on_recorded_line(
             Anomaly("", "pushed_after_snapshot", f"and {len(backdated) - MAX_LISTED} more such")
         )
     return basis
+
+
+def _line_below(head: str, history: fetch.History) -> fetch.History:
+    """The history below ``head``, a commit of ``history``: its first-parent line and every
+    commit reachable from it."""
+    by_sha = history.by_sha
+    first_parent, sha = [], head
+    while sha in by_sha:
+        first_parent.append(by_sha[sha])
+        parents = by_sha[sha].parents
+        sha = parents[0] if parents else ""
+    reachable: dict[str, CommitInfo] = {}
+    todo = [head]
+    while todo:
+        sha = todo.pop()
+        if sha in reachable or sha not in by_sha:
+            continue
+        reachable[sha] = by_sha[sha]
+        todo.extend(by_sha[sha].parents)
+    return fetch.History(history.branch, first_parent, reachable)
 
 
 def pin_basis(

@@ -80,8 +80,8 @@ def _anomalies(
     gap = spec.pin.author_committer_gap_days
     found = list(basis.anomalies)
     lines = [(history.first_parent, history.by_sha)]
-    if basis.first_parent is not history.first_parent:
-        lines.append((basis.first_parent, basis.by_sha))
+    if basis.first_parent and basis.first_parent[0].sha not in history.by_sha:
+        lines.append((basis.first_parent, basis.by_sha))  # a rewritten line: its own dates
     seen = {(a.sha, a.kind) for a in found}
     for first_parent, by_sha in lines:
         for anomaly in find_anomalies(first_parent, by_sha, deadline, now, gap):
