@@ -57,7 +57,10 @@ def main() -> None:
         entries, problems = read_lines(work / "graded" / "ledger.jsonl")
         print(f"verify: {len(entries)} entries, {len(problems)} problems in "
               f"{1000 * (time.perf_counter() - start):.1f} ms")  # fmt: skip
-        for label, out in (("without the ledger", work / "plain"), ("with the ledger", work / "graded")):
+        for label, out in (
+            ("without the ledger", work / "plain"),
+            ("with the ledger", work / "graded"),
+        ):
             options = BatchOptions(jobs=1, rerun_mode="none", cache_dir=cache, overview=False)
             summary = run_batch(spec, SPEC, roster, out, options)
             print(f"batch {label}: median {summary.median_unit_seconds:.3f} s per unit, "
