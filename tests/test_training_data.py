@@ -233,3 +233,20 @@ def test_named_files_are_read_first(tmp_path: Path) -> None:
         "a/notes.csv",
         "requirements.txt",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("a.xlsx", b"PK\x03\x04 not a workbook"),
+        ("b.npy", b"\x93NUMPY garbage"),
+        ("c.npy", b""),
+        ("d.json", b"[" * 100_000 + b"]" * 100_000),
+        ("e.csv", b"\xff\xfe\x00 binary \x00\x00"),
+    ],
+)
+def test_broken_tables_are_reported_never_raised(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    table = analyse(name, read_rows(path))
+    assert table.problem and not table.rows

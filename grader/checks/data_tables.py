@@ -49,8 +49,10 @@ def read_rows(path: Path, name: str | None = None) -> TableRows:
         if suffix == ".json":
             return _json(text)
         return text_rows(text)
-    except (OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile, RecursionError) as exc:
-        return TableRows(problem=f"not readable: {str(exc)[:160]}")
+    except MemoryError:
+        return TableRows(problem="not readable: too large to read")
+    except Exception as exc:  # an untrusted file: numpy, openpyxl and json raise many types
+        return TableRows(problem=f"not readable: {type(exc).__name__}: {str(exc)[:160]}")
 
 
 # ---- text ---------------------------------------------------------------------------------
