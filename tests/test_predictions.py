@@ -329,3 +329,17 @@ def test_result_documents_are_recognised_by_content() -> None:
     assert is_result_document(result)
     assert not is_result_document({"checks": [], "date": "2020-10-28", "prediction": 9.4})
     assert not is_result_document([result])
+
+
+@pytest.mark.parametrize("bar", ["[==============================]", "━━━━━━━━━━━━━━━━━━━━"])
+def test_a_cell_output_named_by_the_date_in_its_code(bar: str) -> None:
+    source = "x = window_before('2020-11-24')\npred = model.predict(x)\nprint(pred)"
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text=f"1/1 {bar} - 0s 36ms/step\n[[4.2]]\n"
+    )]  # fmt: skip
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    found = from_notebook("hf3.ipynb", nbformat.writes(nb), WANTED)
+    assert [(f.day, f.value, f.kind) for f in found] == [(NOV24, 4.2, "notebook output")]
+    assert "its date from the cell's code" in found[0].context

@@ -48,7 +48,7 @@ _AVOID_KEY = re.compile(
 )
 # a label next to one of these words states a metric ('MAE 1 day: 1.9'), not a forecast
 _METRIC = re.compile(r"mae|mse|error|loss|metric|accuracy|score|baseline|hiba", re.IGNORECASE)
-_PROGRESS = re.compile(r"^\s*\d+/\d+\s*\[")  # a Keras progress bar ('1/1 [====] - 0s')
+_PROGRESS = re.compile(r"^\s*\d+/\d+\s*(?:\[|━)")  # a Keras progress bar ('1/1 [====] - 0s')
 _COMMENT = {".py": "#", ".r": "#", ".sh": "#", ".lua": "--", ".m": "%"}
 
 

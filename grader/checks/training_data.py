@@ -54,7 +54,12 @@ class TrainingDataArgs(Args):
         description="globs of likely training data: looked at first (every table counts)",
     )
     exclude: list[str] = Field(
-        default_factory=lambda: ["**/*prediction*", "**/*forecast*", "**/*observation*"],
+        default_factory=lambda: [
+            "**/*prediction*",
+            "**/*forecast*",
+            "**/*observation*",
+            "**/requirements*.txt",
+        ],  # fmt: skip
         description="globs never read as training data",
     )
     max_date: Literal["deadline"] | date = Field(
