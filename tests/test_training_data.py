@@ -231,7 +231,6 @@ def test_named_files_are_read_first(tmp_path: Path) -> None:
         "c/x_learn.tsv",
         "zz/data.csv",
         "a/notes.csv",
-        "requirements.txt",
     ]
 
 
