@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
-from grader.checks.observations import PLACEHOLDER_OPT_IN
+from grader.checks.observed import PLACEHOLDER_OPT_IN
 from grader.testing import build_file_tree, git_save, make_bare
 
 ROOT = Path(__file__).resolve().parent.parent

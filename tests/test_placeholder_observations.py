@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.checks.observations import PLACEHOLDER_OPT_IN, read_observations
+from grader.checks.observed import PLACEHOLDER_OPT_IN, read_observations
 from grader.cli import app
 from grader.paths import SOURCE_ROOT
 from tests.real_hw3 import commit_repo, weather_rows

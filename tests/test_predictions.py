@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from grader.checks.observations import ObservationsError, load_observations
+from grader.checks.observed import ObservationsError, load_observations
 from grader.checks.prediction_sources import Found, from_csv, from_json, from_notebook, from_text
 from grader.checks.prediction_values import Wanted
 from grader.checks.predictions import decide

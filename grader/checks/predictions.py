@@ -17,7 +17,7 @@ nothing and fails the check. A found one earns everything while its observation 
 pending (the student's self-check never has observations; the report shows a separate
 "accuracy: pending observations" row), and by absolute error bands once the instructor's
 observations file (``date,observed_celsius``) exists. Placeholder observations are never
-used for a grade (``grader.checks.observations``).
+used for a grade (``grader.checks.observed``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.checks.base import Args, Check, CheckContext
-from grader.checks.observations import (
+from grader.checks.observed import (
     ObservationsError,
     read_observations,
     usable,
