@@ -19,6 +19,7 @@ from grader.pipeline import self_check
 from grader.results import Status
 from grader.spec import parse_spec_text
 from grader.testing import build_file_tree, git_save, make_bare, make_context
+from tests.real_hw3 import weather_rows
 
 SPEC = """\
 id: hw3-temperature
@@ -249,3 +250,16 @@ def test_broken_tables_are_reported_never_raised(tmp_path: Path, name: str, cont
     path.write_bytes(content)
     table = analyse(name, read_rows(path))
     assert table.problem and not table.rows
+
+
+def test_timestamps_before_1970_and_an_index_column() -> None:
+    rows = weather_rows(date(2020, 10, 25), 43_800, "{ts},{t}")  # daily since 1901
+    table = parse_table("t.csv", "\n".join(rows), ZoneInfo("Europe/Budapest"))
+    first = date(2020, 10, 25) - timedelta(days=43_799)
+    assert (table.first_date, table.last_date, len(table.rows)) == (
+        first,
+        date(2020, 10, 25),
+        43_800,
+    )
+    index = "\n".join(f"{n},{n % 17}.5" for n in range(200))  # 0, 1, 2...: no seconds
+    assert "no column of dates" in parse_table("i.csv", index).problem

@@ -23,7 +23,7 @@ _YMD_NAMES = {
     "month": ("month", "mm", "hónap", "honap", "hó"),
     "day": ("day", "dd", "nap"),
 }
-_SECONDS = (946_684_800, 2_051_222_400)  # 2000-01-01 .. 2035-01-01 as Unix seconds
+_SECONDS = (-2_208_988_800, 2_051_222_400)  # 1900-01-01 .. 2035-01-01 as Unix seconds
 
 Reader = Callable[[list[str]], date | None]
 
@@ -62,14 +62,24 @@ def _float(cell: str) -> float | None:
         return None
 
 
-def _timestamp(cell: str, tz: tzinfo | None) -> date | None:
-    value = _float(cell)
-    if value is None:
+def _timestamp_scale(cells: list[str]) -> int | None:
+    """1 for a column of Unix seconds, 1000 for milliseconds, None for anything else: whole
+    numbers between 1900 and 2035 that step by a minute or more (an index steps by 1)."""
+    numbers = [n for c in cells if (n := _float(c)) is not None]
+    if len(numbers) < 2 or len(numbers) < 0.9 * len(cells) or any(n % 1 for n in numbers):
         return None
-    for scale in (1, 1000):
-        if _SECONDS[0] <= value / scale < _SECONDS[1]:
-            return datetime.fromtimestamp(value / scale, tz).date()
-    return None
+    scale = 1000 if max(abs(n) for n in numbers) > 1e11 else 1
+    if not all(_SECONDS[0] <= n / scale < _SECONDS[1] for n in numbers):
+        return None
+    steps = sorted(abs(b - a) for a, b in zip(numbers, numbers[1:], strict=False))
+    return scale if steps[len(steps) // 2] >= 60 * scale else None
+
+
+def _timestamp(cell: str, scale: int, tz: tzinfo | None) -> date | None:
+    value = _float(cell)
+    if value is None or not _SECONDS[0] <= value / scale < _SECONDS[1]:
+        return None
+    return datetime.fromtimestamp(value / scale, tz).date()
 
 
 def _ymd_by_name(header: list[str]) -> tuple[int, int, int] | None:
@@ -126,11 +136,14 @@ def _date_reader(
     if ymd is not None:
         return (lambda cells: _ymd(cells, ymd), "+".join(_name(header, i) for i in ymd),
                 set(ymd))  # fmt: skip
-    stamps = [sum(1 for c in sample if i < len(c) and _timestamp(c[i], tz)) for i in range(width)]
-    best = max(range(width), key=lambda i: stamps[i])
-    if stamps[best] and stamps[best] >= 0.9 * len(sample):
-        return (lambda cells: _timestamp(cells[best], tz) if best < len(cells) else None,
-                f"{_name(header, best)} (Unix time)", {best})  # fmt: skip
+    for index in range(width):
+        scale = _timestamp_scale([c[index] if index < len(c) else "" for c in sample])
+        if scale is not None:
+
+            def read(cells: list[str], i: int = index, k: int = scale) -> date | None:
+                return _timestamp(cells[i], k, tz) if i < len(cells) else None
+
+            return read, f"{_name(header, index)} (Unix time)", {index}
     return None
 
 
