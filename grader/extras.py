@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 
-EXTRA_OF = {"sqlalchemy": "instructor", "distributed": "instructor", "copydetect": "instructor"}
+EXTRA_OF = {
+    "sqlalchemy": "instructor", "distributed": "instructor", "copydetect": "instructor",
+    "numpy": "instructor", "nbclient": "instructor",
+}  # fmt: skip
 
 
 class MissingExtra(ImportError):

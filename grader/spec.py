@@ -330,13 +330,16 @@ def _problems(
     return problems
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: faster
+
+
 def parse_spec_text(
     text: str, file: str, args_models: Mapping[str, type[BaseModel]] | None = None
 ) -> AssignmentSpec:
     """Validate spec YAML text. Raises SpecError listing every problem."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from functools import lru_cache
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemBytecodeCache,
+    FileSystemLoader,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 
-from grader.paths import data_dir
+from grader.paths import cache_dir, data_dir
 from grader.results import Status
 
 STATUS_LABEL = {
@@ -41,10 +49,31 @@ def human_time(value: str | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") + (f":{moment:%S}" if moment.second else "") + zone
 
 
+class _TemplateCache(FileSystemBytecodeCache):
+    """Compiled templates kept between runs (a report renders in a fraction of the time);
+    a cache that cannot be written is simply not used."""
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
+def _bytecode_cache() -> BytecodeCache | None:
+    folder = cache_dir() / "templates"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _TemplateCache(str(folder)) if os.access(folder, os.W_OK) else None
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(data_dir("templates"))),
+        bytecode_cache=_bytecode_cache(),
         autoescape=select_autoescape(["html", "j2", "html.j2"], default=True),
         trim_blocks=True,
         lstrip_blocks=True,

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import nbformat
 
 from grader.dates import find_date_matches, parse_date
+from grader.ipynb import NotebookError, read_notebook
 
 
 @dataclass(frozen=True)
@@ -319,8 +319,8 @@ def from_json(path: str, raw: str, args: Wanted) -> list[Found]:
 def from_notebook(path: str, raw: str, args: Wanted) -> list[Found]:
     """Stored outputs (stream and text/plain) and Markdown cells of a notebook."""
     try:
-        nb = nbformat.reads(raw, as_version=4)
-    except Exception:  # nbformat raises several types for broken files
+        nb = read_notebook(raw)
+    except NotebookError:
         return []
     texts: list[tuple[int, str]] = []
     for index, cell in enumerate(nb.cells, start=1):

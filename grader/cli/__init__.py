@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+import grader as _package
 
 app = typer.Typer(
     name="grader",
@@ -30,8 +34,23 @@ def _root(
     """Autograder and submission checker for deep-learning courses."""
 
 
-# each module adds its commands to `app`; a new command group is one more name here
-from grader.cli import batch, core, gradebook, gradescope, overview  # noqa: E402,F401
+# each module adds its commands to `app`; a new command (group) is one more entry here
+COMMAND_MODULES = {
+    "list": "core", "validate": "core", "grade": "core", "check": "core", "workflow": "core",
+    "batch": "batch", "gradebook": "gradebook", "gradescope": "gradescope",
+    "overview": "overview", "similarity": "overview",
+}  # fmt: skip
+
+
+def load_commands(command: str | None = None) -> None:
+    """Register the commands: only ``command``'s module when it is a known command (the
+    `grader` executable runs one command per process, and starts faster without the
+    others), else every module (help, tests, an unknown name that needs the full list)."""
+    modules = {COMMAND_MODULES[command]} if command in COMMAND_MODULES else set(
+        COMMAND_MODULES.values()
+    )
+    for module in sorted(modules):
+        importlib.import_module(f"grader.cli.{module}")
 
 
 def main() -> None:
@@ -42,3 +61,7 @@ def main() -> None:
     except MissingExtra as exc:  # an instructor feature on a student's install
         typer.echo(f"error: {exc}", err=True)
         raise SystemExit(2) from None
+
+
+# `grader.__main__` names the command it is about to run; anyone else gets every command
+load_commands(getattr(_package, "CLI_COMMAND", None))
