@@ -55,7 +55,9 @@ def _node(value: Any) -> Any:
 def _output(raw: dict[str, Any], v3: bool) -> dict[str, Any]:
     output = dict(raw)
     if v3:
-        output["output_type"] = _V3_OUTPUT_TYPE.get(output.get("output_type"), output.get("output_type"))
+        output["output_type"] = _V3_OUTPUT_TYPE.get(
+            output.get("output_type"), output.get("output_type")
+        )
         if output["output_type"] == "stream":
             output["name"] = output.pop("stream", output.get("name", "stdout"))
         elif output["output_type"] in ("execute_result", "display_data"):

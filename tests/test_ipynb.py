@@ -13,7 +13,12 @@ V4 = {
     "nbformat_minor": 5,
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
     "cells": [
-        {"cell_type": "markdown", "id": "m1", "metadata": {}, "source": ["# Hőmérséklet\n", "okt. 28: 9.5 C"]},
+        {
+            "cell_type": "markdown",
+            "id": "m1",
+            "metadata": {},
+            "source": ["# Hőmérséklet\n", "okt. 28: 9.5 C"],
+        },
         {
             "cell_type": "code",
             "id": "c1",
@@ -28,7 +33,12 @@ V4 = {
                     "metadata": {},
                     "data": {"text/plain": ["9.5", "\n"], "application/json": {"a": [1, 2]}},
                 },
-                {"output_type": "error", "ename": "ValueError", "evalue": "x", "traceback": ["Traceback"]},
+                {
+                    "output_type": "error",
+                    "ename": "ValueError",
+                    "evalue": "x",
+                    "traceback": ["Traceback"],
+                },
             ],
         },
     ],

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-
 from grader.dates import find_date_matches, parse_date
 from grader.ipynb import NotebookError, read_notebook
 

@@ -46,8 +46,8 @@ def load_commands(command: str | None = None) -> None:
     """Register the commands: only ``command``'s module when it is a known command (the
     `grader` executable runs one command per process, and starts faster without the
     others), else every module (help, tests, an unknown name that needs the full list)."""
-    modules = {COMMAND_MODULES[command]} if command in COMMAND_MODULES else set(
-        COMMAND_MODULES.values()
+    modules = (
+        {COMMAND_MODULES[command]} if command in COMMAND_MODULES else set(COMMAND_MODULES.values())
     )
     for module in sorted(modules):
         importlib.import_module(f"grader.cli.{module}")
