@@ -22,6 +22,7 @@ from grader.results import SubmissionResult, Verdict, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
+from grader.timefmt import format_moment
 
 STATUS_RANK = {
     "pass": 0, "warn": 1, "manual": 2, "skipped": 3, "fail": 4, "error": 5, "environment": 5,
@@ -126,12 +127,7 @@ def _late(result: SubmissionResult) -> tuple[str, float]:
 
 
 def _when(moment: datetime | str | None) -> str:
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    return f"{moment:%Y-%m-%d %H:%M (UTC%z)}" if moment else ""
+    return format_moment(moment)
 
 
 def _row_data(row: Row) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from datetime import datetime
 from functools import lru_cache
 
 from jinja2 import (
@@ -19,6 +18,7 @@ from jinja2.bccache import Bucket
 
 from grader.paths import cache_dir, data_dir
 from grader.results import Status
+from grader.timefmt import format_moment
 
 STATUS_LABEL = {
     Status.PASS: "passed",
@@ -37,17 +37,9 @@ def points(value: object) -> object:
     return f"{value:g}" if isinstance(value, int | float) else value
 
 
-def human_time(value: str | None) -> str:
-    """'2020-10-27T23:59:00+01:00' -> '2020-10-27 23:59 (UTC+01:00)'."""
-    if not value:
-        return ""
-    try:
-        moment = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        return str(value)
-    offset = moment.strftime("%z")
-    zone = f" (UTC{offset[:3]}:{offset[3:]})" if offset else ""
-    return moment.strftime("%Y-%m-%d %H:%M") + (f":{moment:%S}" if moment.second else "") + zone
+def human_time(value: str | None, zone: str | None = None) -> str:
+    """'2020-10-27T23:59:00+01:00' -> '2020-10-27 23:59 (UTC+01:00)' (in ``zone`` if given)."""
+    return format_moment(value, zone)
 
 
 class _TemplateCache(FileSystemBytecodeCache):

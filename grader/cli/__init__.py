@@ -7,9 +7,11 @@ import importlib
 import typer
 
 import grader as _package
+from grader.cli.helpfmt import ExplainedGroup
 
 app = typer.Typer(
     name="grader",
+    cls=ExplainedGroup,  # help shows choices and plain metavars, not Python types
     help="Autograder and submission checker for deep-learning courses.",
     no_args_is_help=True,
     add_completion=False,
@@ -38,7 +40,8 @@ def _root(
 COMMAND_MODULES = {
     "list": "core", "validate": "core", "grade": "core", "check": "core", "workflow": "core",
     "batch": "batch", "gradebook": "gradebook", "gradescope": "gradescope",
-    "overview": "overview", "similarity": "overview",
+    "overview": "overview", "similarity": "overview", "keys": "reference", "schema": "reference",
+    "explain": "explain",
 }  # fmt: skip
 
 

@@ -28,7 +28,16 @@ from grader.settings import RerunMode
 @app.command()
 def batch(
     spec_ref: SpecArg,
-    roster: Annotated[Path, typer.Option("--roster", help="roster CSV (see grader.roster)")],
+    roster: Annotated[
+        Path,
+        typer.Option(
+            "--roster",
+            help="CSV with a header row: neptun and github (a repository URL, a local path or "
+            "a GitHub user name for the spec's repo_url_pattern), optional name, email, team "
+            "(one shared repository per team) and extension (a student's own deadline, local "
+            "time); ',' or ';' separated",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="output folder (resumable)")],
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="parallel local workers")] = 1,
     rerun: Annotated[

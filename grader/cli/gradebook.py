@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,7 +41,14 @@ DbOption = Annotated[
     ),
 ]
 AssignmentOption = Annotated[str, typer.Option("--assignment", help="assignment id")]
-FORMATS = ("csv", "moodle", "canvas", "gradescope", "junit")
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    MOODLE = "moodle"
+    CANVAS = "canvas"
+    GRADESCOPE = "gradescope"
+    JUNIT = "junit"
+
+
 STATUS_STYLE = {"graded": "green", "error": "magenta", "missing": "dim", "override": "blue"}
 
 
@@ -157,7 +165,10 @@ def _safe_name(student: str) -> str:
 def export(
     db: DbOption,
     assignment: AssignmentOption,
-    output_format: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))],
+    output_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="grades CSV, Moodle or Canvas import, Gradescope, JUnit"),
+    ],
     out: Annotated[Path, typer.Option("--out", help="file to write (a folder for gradescope)")],
     item: Annotated[
         str | None, typer.Option(help="Moodle grade item / Canvas assignment name")
@@ -166,8 +177,6 @@ def export(
 ) -> None:
     """Export the effective grades: grades CSV, Moodle or Canvas import CSV, Gradescope
     results.json per submission (OUT/<student>/results.json) or JUnit XML."""
-    if output_format not in FORMATS:
-        raise fail(f"--format {output_format!r}: use one of {', '.join(FORMATS)}")
     book = _open(db)
     rows = _current(book, assignment)
     info = next(a for a in book.assignments() if a["id"] == assignment)

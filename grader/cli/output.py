@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -9,8 +11,20 @@ from rich.table import Table
 
 from grader.results import Status, SubmissionResult
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (file:line key)
+LOG_WIDTH = 10_000  # not a terminal (a pipe, a file, a CI log): lines are never wrapped
+
+
+def make_console(stderr: bool = False) -> Console:
+    """Rich's layout on a terminal; elsewhere (a pipe, a file, a CI log) no wrapping at 80
+    columns: tables take their natural width and lines stay whole (``COLUMNS`` still wins)."""
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr, soft_wrap=stderr)
+    return Console(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+
+
+console = make_console()
+err_console = make_console(stderr=True)  # error lines stay whole (file:line key)
 
 STYLE = {
     Status.PASS: "green",
