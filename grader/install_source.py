@@ -14,7 +14,9 @@ import os
 import re
 from importlib import metadata
 
-_GITHUB = re.compile(r"^(?:git\+)?(?:https?://|ssh://git@|git@)github\.com[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$")
+_GITHUB = re.compile(
+    r"^(?:git\+)?(?:https?://|ssh://git@|git@)github\.com[/:]([\w.-]+)/([\w.-]+?)(?:\.git)?/?$"
+)
 ACTION_RE = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[\w./-]+$")
 
 
@@ -30,7 +32,10 @@ def action_from_direct_url(data: dict) -> str | None:
 
 def installed_action() -> str | None:
     """The action reference this installation came from, when it can be known."""
-    repository, ref = os.environ.get("GITHUB_ACTION_REPOSITORY"), os.environ.get("GITHUB_ACTION_REF")
+    repository, ref = (
+        os.environ.get("GITHUB_ACTION_REPOSITORY"),
+        os.environ.get("GITHUB_ACTION_REF"),
+    )
     if repository and ref:
         return f"{repository}@{ref}"
     try:

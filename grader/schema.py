@@ -121,8 +121,10 @@ KEY_NOTES = {
         "description": "what the milestone delivers",
     },
     "LatePolicy": {"mode": "none, zero or percent", "unit": "lateness is counted per started unit"},
-    "PinPolicy": {"author_committer_gap_days": "author and committer dates further apart than "
-                  "this are a date anomaly"},  # fmt: skip
+    "PinPolicy": {
+        "author_committer_gap_days": "author and committer dates further apart than "
+        "this are a date anomaly"
+    },  # fmt: skip
     "SimilaritySpec": {"enabled": "compare submissions after a batch"},
 }
 

@@ -6,6 +6,7 @@ the class overview and the command line alike.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,10 +29,8 @@ def format_moment(value: datetime | str | None, zone: str | None = None) -> str:
     if moment is None:
         return "" if value is None else str(value)
     if zone and moment.tzinfo is not None:
-        try:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
             moment = moment.astimezone(ZoneInfo(zone))
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
     text = moment.strftime("%Y-%m-%d %H:%M") + (f":{moment:%S}" if moment.second else "")
     offset = moment.strftime("%z")
     return f"{text} (UTC{offset[:3]}:{offset[3:5]})" if offset else text

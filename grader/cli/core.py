@@ -13,7 +13,7 @@ from rich.markup import escape
 
 from grader import pipeline
 from grader.cli import app
-from grader.cli.output import console, err_console, print_result
+from grader.cli.output import console, err_console, print_next_steps, print_result
 from grader.paths import bundled_specs, data_dir
 from grader.results import SubmissionResult
 from grader.settings import RerunMode, RunSettings
@@ -27,9 +27,7 @@ RerunOpt = Annotated[
 ]
 SpecArg = Annotated[
     str,
-    typer.Argument(
-        metavar="SPEC", help="spec file or bundled assignment id (see `grader list`)"
-    ),
+    typer.Argument(metavar="SPEC", help="spec file or bundled assignment id (see `grader list`)"),
 ]
 
 
@@ -78,7 +76,9 @@ def list_assignments() -> None:
 
 @app.command()
 def validate(
-    specs: Annotated[list[str], typer.Argument(metavar="SPEC...", help="spec files or bundled ids")],
+    specs: Annotated[
+        list[str], typer.Argument(metavar="SPEC...", help="spec files or bundled ids")
+    ],
 ) -> None:
     """Validate specs; every problem is reported with file, line and key.
 
@@ -119,7 +119,8 @@ def grade(
     student: Annotated[
         str,
         typer.Option(
-            "--student", help="student id: a Neptun code, or what the course's student_id_pattern allows"
+            "--student",
+            help="student id: a Neptun code, or what the course's student_id_pattern allows",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="output folder")] = Path("grader-out"),
@@ -147,8 +148,6 @@ def grade(
     raise typer.Exit(1 if result.error else 0)
 
 
-
-
 def exit_code(result: SubmissionResult, fail_on: str) -> int:
     """required: a required check fails; any: any check fails; never: always 0."""
     if fail_on == "never":
@@ -158,6 +157,17 @@ def exit_code(result: SubmissionResult, fail_on: str) -> int:
     if fail_on == "any":
         return int(any(c.status.blocking for c in result.checks))
     return 0 if result.required_ok else 1
+
+
+def ignore_itself(folder: Path) -> None:
+    """``folder/.gitignore`` with ``*``: git never offers the reports to commit."""
+    marker = folder / ".gitignore"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not marker.exists():
+            marker.write_text("# the grader's self-check reports; never committed\n*\n")
+    except OSError:
+        pass  # a read-only tree still gets its report error from write_outputs
 
 
 def _append(path: str | None, text: str) -> bool:
@@ -208,6 +218,8 @@ def check(
         raise typer.Exit(2)
     result = pipeline.self_check(spec, path, rerun=rerun)
     out_dir = out or path / ".grader"
+    if out is None:
+        ignore_itself(out_dir)
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     if output_format == "json":
         print(result.to_json())
@@ -219,7 +231,8 @@ def check(
         print(junit_xml([result]))
     else:
         print_result(result)
-        console.print(f"report: {html_path}")
+        print_next_steps(result, spec)
+        console.print(f"report: {escape(str(html_path))}")
         if not result.required_ok:
             console.print("[red]Some required checks fail; see the report for what to fix.[/]")
     raise typer.Exit(exit_code(result, fail_on))

@@ -60,7 +60,9 @@ def explain(
     tz: Annotated[
         str | None,
         typer.Option(
-            "--tz", metavar="ZONE", help="your time zone (default: this computer's), e.g. Asia/Tokyo"
+            "--tz",
+            metavar="ZONE",
+            help="your time zone (default: this computer's), e.g. Asia/Tokyo",
         ),
     ] = None,
 ) -> None:

@@ -41,6 +41,8 @@ DbOption = Annotated[
     ),
 ]
 AssignmentOption = Annotated[str, typer.Option("--assignment", help="assignment id")]
+
+
 class ExportFormat(StrEnum):
     CSV = "csv"
     MOODLE = "moodle"

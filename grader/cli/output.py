@@ -9,7 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grader.feedback import fix_first, uncommitted_warning
 from grader.results import Status, SubmissionResult
+from grader.spec import AssignmentSpec
 
 LOG_WIDTH = 10_000  # not a terminal (a pipe, a file, a CI log): lines are never wrapped
 
@@ -61,6 +63,23 @@ def print_result(result: SubmissionResult) -> None:
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
     console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")
+
+
+def print_next_steps(result: SubmissionResult, spec: AssignmentSpec | None = None) -> None:
+    """The report's "Fix these first" list and the self-check's uncommitted-files warning,
+    in the same words (``grader.feedback``); every student string escaped."""
+    if result.error:
+        return
+    deadlines = {m.id: spec.milestone_deadline(m.id) for m in spec.milestones} if spec else None
+    fixes = fix_first(result, deadlines)
+    if fixes:
+        console.print("[bold]Fix these first[/]")
+        for number, item in enumerate(fixes, 1):
+            style = "yellow" if item.missed else "red"
+            console.print(f"{number:>3}. [{style}]{escape(item.title)}[/]: {escape(item.message)}")
+    warning = uncommitted_warning(result)
+    if warning:
+        console.print(f"[yellow]note[/] {escape(warning)}")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
