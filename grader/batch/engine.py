@@ -65,6 +65,7 @@ class BatchSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (unit label, message)
     warnings: list[str] = field(default_factory=list)
     overview: Path | None = None
+    grades: Path | None = None  # OUT/grades.csv, one row per student
     executor: str = ""
 
     @property
@@ -126,6 +127,17 @@ def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[s
         return None
 
 
+def _grades(out: Path, spec: AssignmentSpec, warnings: list[str]) -> Path | None:
+    """``OUT/grades.csv`` next to the overview (one row per student, every check)."""
+    from grader.class_grades import write_grades_csv
+
+    try:
+        return write_grades_csv(out, spec)
+    except Exception as exc:  # noqa: BLE001 - the results are written; the CSV can be redone
+        warnings.append(f"grades.csv not written: {type(exc).__name__}: {exc}")
+        return None
+
+
 def run_batch(
     spec: AssignmentSpec,
     spec_file: Path,
@@ -148,6 +160,7 @@ def run_batch(
         run.grade_all()
         if options.overview:
             run.summary.overview = _overview(out, spec, spec_file, run.summary.warnings)
+        run.summary.grades = _grades(out, spec, run.summary.warnings)
     run.summary.seconds = time.perf_counter() - started
     return run.summary
 
