@@ -13,7 +13,7 @@ import base64
 import io
 import math
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 
 HASH_SIZE = 8
@@ -144,3 +144,31 @@ def thumbnail_uri(
     except Exception:  # unreadable or hostile: no picture, the path stays
         return None
     return None
+
+
+MAX_THUMBNAIL_PAIRS = 8
+MAX_THUMBNAIL_TOTAL = 160_000  # bytes of data URIs per submission, whatever the pairs
+
+
+def pair_thumbnails(
+    pairs: Sequence[Mapping[str, object]], read: Callable[[str], bytes]
+) -> dict[str, str]:
+    """``{path: data URI}`` for the images of the first pairs (``a`` and ``b``), read with
+    ``read(path)`` from the submission's own files; at most MAX_THUMBNAIL_PAIRS pairs and
+    MAX_THUMBNAIL_TOTAL bytes, an unreadable image simply left out."""
+    thumbs: dict[str, str] = {}
+    total = 0
+    for pair in pairs[:MAX_THUMBNAIL_PAIRS]:
+        for key in ("a", "b"):
+            path = str(pair.get(key, ""))
+            if not path or path in thumbs:
+                continue
+            try:
+                uri = thumbnail_uri(read(path))
+            except OSError:
+                uri = None
+            if uri is None or total + len(uri) > MAX_THUMBNAIL_TOTAL:
+                continue
+            thumbs[path] = uri
+            total += len(uri)
+    return thumbs

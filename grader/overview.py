@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.pictures import leaderboard_chart
 from grader.results import SubmissionResult, Verdict, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
@@ -345,7 +346,9 @@ def overview_context(
         "median": round(statistics.median(graded), 2) if graded else None,
         "histogram": histogram(rows),
         "rates": pass_rates(rows, columns, titles),
-        "leaderboard": leaderboard(results, names),
+        "leaderboard": (board := leaderboard(results, names)),
+        "leaderboard_chart": leaderboard_chart(board),
+        "grades_csv": "grades.csv" if (out_dir / "grades.csv").is_file() else None,
         "similarity": similarity,
         "pages": {(p.a, p.b): f"similarity/{pair_page(p)}" for p in similarity.pairs}
         if similarity
@@ -354,7 +357,9 @@ def overview_context(
         "names": names,
         "data": data,
         "version": __version__,
-        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated": format_moment(
+            datetime.now(UTC).replace(microsecond=0), spec.timezone if spec else None
+        ),
     }
 
 

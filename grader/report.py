@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from grader.feedback import fix_first, uncommitted_warning
+from grader.pictures import check_pictures
 from grader.results import SubmissionResult
 from grader.spec import AssignmentSpec
 from grader.templating import environment
@@ -31,6 +32,7 @@ def report_context(result: SubmissionResult, spec: AssignmentSpec | None) -> dic
         "first_fix": fix_first(result, deadlines),
         "uncommitted": uncommitted_warning(result),
         "zone": spec.timezone if spec else None,
+        "pictures": check_pictures(result),
         "verdict": result.verdict.value,
     }
 

@@ -26,7 +26,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from grader.checks.base import Args, Check, CheckContext
-from grader.imaging import near_pairs, phash
+from grader.imaging import near_pairs, pair_thumbnails, phash
 from grader.results import CheckOutcome, Evidence, Status
 from grader.tree import matches
 
@@ -329,6 +329,8 @@ class DatasetSplitCheck(Check):
             "no_leakage": not leaks,
         }
         facts["parts"] = parts
+        shown = [p for p in leaks if p["kind"] != "same_name"]  # pictures from its own files
+        facts["thumbnails"] = pair_thumbnails(shown, lambda rel: ctx.path(rel).read_bytes())
         problems = count_problems + balance_problems
         if leaks:
             kinds = sorted({p["kind"].replace("_", " ") for p in leaks})
