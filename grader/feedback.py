@@ -96,7 +96,7 @@ def _missed_item(
 ) -> FixItem:  # fmt: skip
     names = ", ".join(c.title or c.id for c in checks)
     deadline = deadlines.get(milestone)
-    when = f" ({format_moment(deadline)})" if deadline else ""
+    when = f" {format_moment(deadline)}" if deadline else ""
     if result.pin.mode == "worktree":
         message = (
             f"its deadline{when} has passed and here {names} "

@@ -158,9 +158,9 @@ def run_batch(
     with _out_lock(out):
         run = _BatchRun(spec, spec_file, roster, out, options, settings, progress)
         run.grade_all()
+        run.summary.grades = _grades(out, spec, run.summary.warnings)  # the overview links it
         if options.overview:
             run.summary.overview = _overview(out, spec, spec_file, run.summary.warnings)
-        run.summary.grades = _grades(out, spec, run.summary.warnings)
     run.summary.seconds = time.perf_counter() - started
     return run.summary
 
