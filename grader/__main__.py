@@ -4,6 +4,7 @@ command being run is loaded: CI runs the self-check on every push."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import grader
@@ -14,6 +15,9 @@ def main() -> None:
     if argv == ["--version"]:
         print(f"grader {grader.__version__}")
         return
+    # the grader uses no pydantic plugin: skip their discovery (a scan of every installed
+    # distribution's metadata) on each start
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # the first word that is not an option names the command (the root has no valued option)
     grader.CLI_COMMAND = next((a for a in argv if not a.startswith("-")), None)
     from grader.cli import main as cli_main

@@ -178,7 +178,9 @@ def _append(path: str | None, text: str) -> bool:
     return True
 
 
-def emit_github(result: SubmissionResult, path: Path, report_dir: Path) -> None:
+def emit_github(
+    result: SubmissionResult, path: Path, report_dir: Path, spec: AssignmentSpec | None = None
+) -> None:
     """Annotations on stdout; summary and outputs into the files GitHub Actions reads."""
     from grader.exports import github
 
@@ -189,7 +191,8 @@ def emit_github(result: SubmissionResult, path: Path, report_dir: Path) -> None:
         prefix = "" if relative == "." else relative.replace(os.sep, "/") + "/"
     for line in github.annotations(result, root=path, prefix=prefix):
         print(line)
-    summary = github.step_summary(result, str(report_dir))
+    deadlines = {m.id: spec.milestone_deadline(m.id) for m in spec.milestones} if spec else None
+    summary = github.step_summary(result, str(report_dir), deadlines)
     if not _append(os.environ.get("GITHUB_STEP_SUMMARY"), summary):
         print(summary)
     outputs = github.step_outputs(result, report_dir)
@@ -224,7 +227,7 @@ def check(
     if output_format == "json":
         print(result.to_json())
     elif output_format == "github":
-        emit_github(result, path, out_dir)
+        emit_github(result, path, out_dir, spec)
     elif output_format == "junit":
         from grader.exports.junit import junit_xml
 

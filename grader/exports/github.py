@@ -6,6 +6,8 @@ GitHub's workflow commands), and by ``grader check --format github``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 from grader.feedback import fix_first, uncommitted_warning
@@ -111,8 +113,13 @@ def pinned_run_warnings(result: SubmissionResult) -> list[str]:
     return notes
 
 
-def step_summary(result: SubmissionResult, report_dir: str | None = None) -> str:
-    """The Markdown written to $GITHUB_STEP_SUMMARY."""
+def step_summary(
+    result: SubmissionResult,
+    report_dir: str | None = None,
+    milestone_deadlines: Mapping[str, datetime] | None = None,
+) -> str:
+    """The Markdown written to $GITHUB_STEP_SUMMARY (``milestone_deadlines``: the spec's,
+    so that a milestone past its deadline is said once, as missed)."""
     title = result.title or result.assignment
     if result.error:
         return f"## {title}\n\n:boom: **Could not be graded:** {_cell(result.error, 500)}\n"
@@ -127,7 +134,7 @@ def step_summary(result: SubmissionResult, report_dir: str | None = None) -> str
         f"**Score: {result.score:g} / {result.max_score:g}** &nbsp; {verdict}",
         "",
     ]
-    fixes = fix_first(result)
+    fixes = fix_first(result, milestone_deadlines)
     if fixes:
         out += ["### Fix these first", ""]
         out += [f"1. **{_cell(f.title)}**: {_cell(f.message, 300)}" for f in fixes]
