@@ -85,7 +85,7 @@ def validate(
     The keys of a spec and every check's arguments, with types, defaults and meaning:
     `grader keys` (one check: `grader keys CHECK`), also docs/spec-reference.md in the
     grader's repository. For editors that complete and check specs as you type:
-    `grader schema` (a JSON Schema; see the README's "Assignment specs")."""
+    `grader schema` (a JSON Schema; the README says how editors use it)."""
     failed = 0
     for ref in specs:
         try:
