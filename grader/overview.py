@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.pictures import leaderboard_chart
 from grader.results import SubmissionResult, Verdict, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
+from grader.timefmt import format_moment
 
 STATUS_RANK = {
     "pass": 0, "warn": 1, "manual": 2, "skipped": 3, "fail": 4, "error": 5, "environment": 5,
@@ -126,12 +128,7 @@ def _late(result: SubmissionResult) -> tuple[str, float]:
 
 
 def _when(moment: datetime | str | None) -> str:
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    return f"{moment:%Y-%m-%d %H:%M (UTC%z)}" if moment else ""
+    return format_moment(moment)
 
 
 def _row_data(row: Row) -> dict[str, Any]:
@@ -358,7 +355,9 @@ def overview_context(
         "median": round(statistics.median(graded), 2) if graded else None,
         "histogram": histogram(rows),
         "rates": pass_rates(rows, columns, titles),
-        "leaderboard": leaderboard(results, names),
+        "leaderboard": (board := leaderboard(results, names)),
+        "leaderboard_chart": leaderboard_chart(board),
+        "grades_csv": "grades.csv" if (out_dir / "grades.csv").is_file() else None,
         "similarity": similarity,
         "pages": {(p.a, p.b): f"similarity/{pair_page(p)}" for p in similarity.pairs}
         if similarity
@@ -367,7 +366,9 @@ def overview_context(
         "names": names,
         "data": data,
         "version": __version__,
-        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated": format_moment(
+            datetime.now(UTC).replace(microsecond=0), spec.timezone if spec else None
+        ),
     }
 
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import nbformat
-
 from grader.checks.prediction_values import (
     NUMBER,
     Value,
@@ -37,6 +35,7 @@ from grader.checks.prediction_values import (
     values_on_line,
 )
 from grader.dates import find_date_matches, parse_date
+from grader.ipynb import NotebookError, read_notebook
 
 STATED, COMMENT = 0, 1  # tiers: a lower tier outranks a higher one
 
@@ -333,8 +332,8 @@ def from_notebook(path: str, raw: str, args: Wanted) -> list[Found]:
     """Stored outputs (stream and text/plain) and Markdown cells of a notebook, and, as the
     lowest tier, the comments of its code cells."""
     try:
-        nb = nbformat.reads(raw, as_version=4)
-    except Exception:  # nbformat raises several types for broken files
+        nb = read_notebook(raw)
+    except NotebookError:
         return []
     texts: list[tuple[int, str, str, int]] = []
     attributed: list[Found] = []
