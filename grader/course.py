@@ -23,6 +23,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from grader.spec import (
+    _LOADER,
     ID_RE,
     Frozen,
     LocalDateTime,
@@ -36,7 +37,7 @@ from grader.spec import (
 )
 
 COURSE_FILE = "course.yaml"
-NEPTUN_PATTERN = r"^[A-Z0-9]{6}$"
+NEPTUN_PATTERN = r"[A-Z0-9]{6}"  # as grader.student_ids reads it (a whole id)
 # a Werkzeug hash, as `grader serve --hash-password` prints and the review desk checks:
 # "scrypt:32768:8:1$SALT$HEX" or "pbkdf2:sha256:600000$SALT$HEX"; never a plain password
 PASSWORD_HASH_RE = re.compile(
@@ -162,8 +163,8 @@ class Course(Frozen):
     institution: str = ""
     timezone: str = "Europe/Budapest"
     current_semester: str | None = Field(None, description="the semester used by default")
-    student_id_pattern: str = Field(
-        NEPTUN_PATTERN, description="regex every student id matches (default: Neptun code)"
+    student_id_pattern: str | None = Field(
+        None, description="regex a whole student id matches; default: a Neptun code"
     )
     staff: list[StaffMember] = Field(default_factory=list)
     assignments: list[CourseAssignment] = Field(min_length=1)
@@ -182,7 +183,9 @@ class Course(Frozen):
 
     @field_validator("student_id_pattern")
     @classmethod
-    def _pattern(cls, value: str) -> str:
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             re.compile(value)
         except re.error as exc:
@@ -194,7 +197,8 @@ class Course(Frozen):
 
     @property
     def student_id_re(self) -> re.Pattern[str]:
-        return re.compile(self.student_id_pattern)
+        """Whole student ids (``grader.student_ids`` applies it, with Neptun's capitals)."""
+        return re.compile(f"(?:{self.student_id_pattern or NEPTUN_PATTERN})\\Z")
 
 
 def reference_problems(course: Course) -> list[tuple[tuple, str]]:
@@ -255,7 +259,7 @@ def load_course(path: str | Path) -> CourseFile:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node, data = yaml.compose(text), yaml.safe_load(text)
+        node, data = yaml.compose(text, Loader=_LOADER), yaml.load(text, Loader=_LOADER)  # noqa: S506
     except FileNotFoundError:
         raise SpecError([SpecProblem(str(path), None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:

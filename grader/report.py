@@ -6,6 +6,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from grader.feedback import fix_first, uncommitted_warning
+from grader.pictures import check_pictures
 from grader.results import SubmissionResult
 from grader.spec import AssignmentSpec
 from grader.templating import environment
@@ -25,14 +27,17 @@ def report_context(
     counts: dict[str, int] = {}
     for check in result.checks:
         counts[check.status.value] = counts.get(check.status.value, 0) + 1
-    first_fix = [c for c in result.checks if c.required and c.status.blocking]
+    deadlines = {m.id: spec.milestone_deadline(m.id) for m in spec.milestones} if spec else None
     return {
         "r": result,
         "spec": spec,
         "commit_url": f"{web}/commit/{result.commit}" if web and result.commit else None,
         "repo_url": web,
         "counts": counts,
-        "first_fix": first_fix,
+        "first_fix": fix_first(result, deadlines),
+        "uncommitted": uncommitted_warning(result),
+        "zone": spec.timezone if spec else None,
+        "pictures": check_pictures(result),
         "verdict": result.verdict.value,
         "unmet_gates": result.unmet_gates,
         "evidence_words": pin_evidence_words(result),

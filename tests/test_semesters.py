@@ -199,3 +199,24 @@ def test_batch_workers_get_the_semesters_spec(tmp_path: Path) -> None:
     assert result["deadline"] == YEARS["2019-autumn"][0]
     predictions = {c["id"]: c for c in result["checks"]}["predictions"]
     assert predictions["status"] == "pass" and "2019-10-30" in predictions["explanation"]
+
+
+def test_the_bundled_course_file_passes_its_editor_schema() -> None:
+    """The course file starts with the modeline of the shipped course schema, and passes it
+    as the YAML language server reads it (dates as strings)."""
+    import jsonschema
+    import yaml
+
+    from grader.paths import bundled_courses
+    from grader.schema import course_schema
+
+    path = bundled_courses()["bme-vitmav45-2020"]
+    text = path.read_text(encoding="utf-8")
+    modeline = text.splitlines()[0]
+    assert modeline == "# yaml-language-server: $schema=../../schemas/course.schema.json"
+    assert (path.parent / modeline.split("=", 1)[1]).resolve().is_file()
+    data = json.loads(json.dumps(yaml.safe_load(text), default=str))
+    schema = course_schema()
+    assert schema is not None
+    errors = [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(data)]
+    assert errors == []
