@@ -31,7 +31,10 @@ def _gradebook(url: str, warnings: list[str]):  # -> Gradebook | None
 @app.command()
 def snapshot(
     spec_ref: Annotated[
-        str, typer.Argument(help="spec file or bundled id; or 'verify' to check the ledger")
+        str,
+        typer.Argument(
+            metavar="SPEC|verify", help="spec file or bundled id; or 'verify' to check the ledger"
+        ),
     ],
     roster: Annotated[Path | None, typer.Option(help="roster CSV (as for `grader batch`)")] = None,
     out: Annotated[Path, typer.Option(help="output folder; the ledger is OUT/ledger.jsonl")] = Path(
