@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader.classroom import gist_clone_url
 from grader.pinning import CommitInfo
 
 # every git call: no hooks, no prompts for credentials, no system/global config surprises
@@ -80,9 +81,10 @@ def explain_git_error(stderr: str, status: int = 1) -> str:
 
 
 def normalize_url(repo: str) -> str:
-    """A local path becomes an absolute path; URLs stay as they are."""
+    """A local path becomes an absolute path; URLs stay as they are (a gist's web URL
+    becomes its clone URL)."""
     if re.match(r"^[a-z][a-z0-9+.-]*://", repo) or re.match(r"^[\w.-]+@[\w.-]+:", repo):
-        return repo
+        return gist_clone_url(repo) or repo
     path = Path(repo).expanduser()
     if not path.exists():
         raise FetchError(f"repository not found: {repo} (no such path)")
@@ -100,21 +102,31 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def mirror_path(url: str, cache_dir: str | Path) -> Path:
+    """Where the mirror of a (normalised) URL lives in the cache."""
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
+    return Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+
+
 def mirror(repo: str, cache_dir: str | Path) -> Path:
     """Bring the mirror of ``repo`` up to date (clone once, then fetch what is new)."""
     url = normalize_url(repo)
-    key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
-    target = Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+    target = mirror_path(url, cache_dir)
     with _locked(target):
         if (target / "HEAD").exists():
-            run_git("fetch", "--prune", "--no-recurse-submodules", "origin", cwd=target)
+            # only branches and tags follow the remote (and are pruned): the grader's own
+            # refs/grader/snapshots/* keep a deadline's objects after a force-push
+            run_git(
+                "fetch", "--prune", "--no-recurse-submodules", "origin",
+                "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", cwd=target,
+            )  # fmt: skip
         else:
             tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
             try:
                 run_git(
                     "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
-                    "--template=", url, str(tmp / "m.git"),
+                    "--template=", "--", url, str(tmp / "m.git"),  # a URL is never an option
                 )  # fmt: skip
                 os.replace(tmp / "m.git", target)
             finally:
@@ -178,6 +190,43 @@ def read_history(mirror_dir: Path, branch: str | None) -> History:
     )
     every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
     return History(chosen, first, {c.sha: c for c in every})
+
+
+def read_history_at(mirror_dir: Path, sha: str, branch: str) -> History:
+    """The first-parent line below one commit (a HEAD recorded at a deadline), which need
+    not be on any branch any more. Raises FetchError when the commit is not in the mirror."""
+    if not has_commit(mirror_dir, sha):
+        raise FetchError(f"commit {sha[:10]} is not in the mirror")
+    first = _parse_log(
+        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir)
+    )
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir))
+    return History(branch, first, {c.sha: c for c in every})
+
+
+def has_commit(mirror_dir: Path, sha: str) -> bool:
+    try:
+        run_git("cat-file", "-e", f"{sha}^{{commit}}", cwd=mirror_dir)
+    except FetchError:
+        return False
+    return True
+
+
+def resolve_ref(mirror_dir: Path, ref: str) -> str | None:
+    """The commit a ref points to, or None when there is no such ref."""
+    try:
+        return (
+            run_git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror_dir) or None
+        )
+    except FetchError:
+        return None
+
+
+def keep_ref(mirror_dir: Path, ref: str, sha: str) -> None:
+    """Point ``ref`` (under refs/grader/) at ``sha`` so its objects stay reachable."""
+    if not ref.startswith("refs/grader/"):
+        raise ValueError(f"{ref}: the grader only writes refs under refs/grader/")
+    run_git("update-ref", ref, sha, cwd=mirror_dir)
 
 
 def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:

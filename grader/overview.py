@@ -47,7 +47,7 @@ class Cell:
 class Row:
     id: str
     name: str = ""
-    status: str = "error"  # pass | fail | error
+    status: str = "error"  # pass | fail | not_eligible | error
     score: float | None = None
     max_score: float | None = None
     late: str = ""
@@ -150,6 +150,8 @@ def _row(result: SubmissionResult, columns: list[str], report: Path) -> Row:
     if verdict == Verdict.ENVIRONMENT:
         row.error = f"not graded (environment): {row.error}"
     row.status = verdict.value if verdict.graded else "error"  # not graded, whatever the cause
+    if verdict == Verdict.NOT_ELIGIBLE:  # the reason comes first
+        row.error = "; ".join(f"not eligible: {g.get('reason', '')}" for g in result.unmet_gates)
     if verdict.graded:
         row.late, row.late_rank = _late(result)
     by_id = {c.id: c for c in result.checks}
@@ -349,7 +351,9 @@ def overview_context(
         "rows": rows,
         "columns": [{"id": c, "title": titles.get(c, c)} for c in columns],
         "marks": STATUS_MARK,
-        "counts": {s: sum(r.status == s for r in rows) for s in ("pass", "fail", "error")},
+        "counts": {
+            s: sum(r.status == s for r in rows) for s in ("pass", "fail", "not_eligible", "error")
+        },
         "late_count": sum(r.late.startswith("late") for r in rows),
         "mean": round(statistics.fmean(graded), 2) if graded else None,
         "median": round(statistics.median(graded), 2) if graded else None,

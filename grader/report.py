@@ -39,8 +39,30 @@ def report_context(
         "zone": spec.timezone if spec else None,
         "pictures": check_pictures(result),
         "verdict": result.verdict.value,
+        "unmet_gates": result.unmet_gates,
+        "evidence_words": pin_evidence_words(result),
         "review": dict(review or {}),
     }
+
+
+def pin_evidence_words(result: SubmissionResult) -> str:
+    """What the pin rests on, in one sentence for the instructor."""
+    pin = result.pin
+    snap = pin.snapshot or {}
+    if pin.mode == "worktree":
+        return ""
+    if pin.evidence == "ledger":
+        return (
+            f"the deadline snapshot: ledger entry {snap.get('seq')}, HEAD "
+            f"{str(snap.get('head') or '')[:10]} observed {snap.get('observed_at')} (UTC, the "
+            "grader's clock); only commits reachable from it are graded"
+        )
+    if pin.evidence == "github":
+        return (
+            "GitHub's push record (activity API): the branch head at the deadline was "
+            f"{str((snap.get('github') or {}).get('head') or '')[:10]}"
+        )
+    return "commit dates only (written by the student's machine; no snapshot at the deadline)"
 
 
 def render_report(

@@ -42,9 +42,14 @@ def spec_schema() -> dict[str, Any]:
     schema = AssignmentSpec.model_json_schema(ref_template="#/$defs/{model}")
     defs = schema.setdefault("$defs", {})
     branches = []
+    # a check argument may be a spec parameter, `${name}` (a semester gives its value)
+    defs["Parameter"] = {"type": "string", "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$",
+                         "description": "a spec parameter, ${name} (see `parameters`)"}  # fmt: skip
     for name, cls in REGISTRY.items():
         args = cls.Args.model_json_schema(ref_template="#/$defs/{model}")
         defs.update(args.pop("$defs", {}))
+        for prop_name, prop in list(args.get("properties", {}).items()):
+            args["properties"][prop_name] = {"anyOf": [prop, {"$ref": "#/$defs/Parameter"}]}
         key = _model_name(name)
         args["description"] = f"Arguments of the `{name}` check ({cls.title})."
         defs[key] = args
@@ -103,11 +108,16 @@ KEY_NOTES = {
         "repo_url_pattern": "turns a roster's GitHub user name into a URL, e.g. "
         "'https://github.com/{org}/{assignment}-{github}'",
         "similarity": "cross-submission similarity in the class overview (never a penalty)",
+        "requires": "milestones that are preconditions: one not met makes the submission "
+        "'not eligible'",
+        "parameters": "named values the spec uses as ${name}; a course semester may replace them",
+        "semester": "set by the course file's semester (`--semester`); not written by hand",
     },
     "CheckSpec": {
         "title": "the check's title in reports (default: the check's own)",
         "points": "points the check is worth",
         "required": "a failing required check makes `grader check` exit 1",
+        "gate": "a precondition: failing it makes the submission 'not eligible'",
         "args": "the check's arguments: see the check below",
     },
     "Deliverable": {

@@ -324,8 +324,9 @@ def test_serve_starts_and_stops_in_one_command(tmp_path: Path) -> None:
 
 def test_staff_accounts_from_the_course_file(tmp_path: Path) -> None:
     course = tmp_path / "course.yaml"
+    head = "id: dl-2020\ntitle: Deep learning\nassignments: [{id: hw3}]\n"
     course.write_text(
-        "id: dl-2020\nassignments: [hw3]\nstaff:\n"
+        head + "staff:\n"
         f"  - {{login: gyires, name: Dr. Gyires, role: instructor, password_hash: "
         f"'{hash_password('titok')}'}}\n"
         "  - {login: anna, name: Kovács Anna, role: assistant}\n",
@@ -336,16 +337,21 @@ def test_staff_accounts_from_the_course_file(tmp_path: Path) -> None:
         ("gyires", "instructor", True), ("anna", "assistant", False)
     ]  # fmt: skip
     for text, message in [
-        ("staff: {login: x}\n", "staff: expected a list"),
-        ("staff:\n  - {name: X, role: assistant}\n", r"staff\[0\].login: missing"),
-        ("staff:\n  - {login: x, role: assistant, pasword: y}\n", r"staff\[0\].pasword: unknown"),
-        ("staff:\n  - {login: x, role: assistant}\n  - {login: x, role: assistant}\n", "twice"),
+        ("staff: {login: x}\n", r"course.yaml:4 staff: Input should be a valid list"),
+        ("staff:\n  - {name: X, role: assistant}\n", r"course.yaml:5 staff\[0\].login: Field"),
+        ("staff:\n  - {login: x, name: X, role: assistant, pasword: y}\n",
+         r"staff\[0\].pasword: unknown key"),
+        ("staff:\n  - {login: x, name: X, role: assistant}\n"
+         "  - {login: x, name: Y, role: assistant}\n", "x"),
+        ("staff:\n  - {login: x, name: X, role: teacher}\n", r"staff\[0\].role"),
+        ("staff:\n  - {login: x, name: X, role: assistant, password_hash: titok}\n",
+         "never write a plain password"),
         ("staff: [\n", "not valid YAML"),
-    ]:
-        course.write_text(text, encoding="utf-8")
+    ]:  # fmt: skip
+        course.write_text(head + text, encoding="utf-8")
         with pytest.raises(StaffError, match=message):
             load_staff(course)
-    course.write_text("id: no-staff\n", encoding="utf-8")
+    course.write_text(head, encoding="utf-8")
     assert load_staff(course) == []
 
 

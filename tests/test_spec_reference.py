@@ -17,7 +17,7 @@ from grader.cli import app
 from grader.schema import MODELINE, course_schema, generated_files, spec_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = sorted((ROOT / "assignments").glob("*/*.yaml"))
+BUNDLED = sorted(p for p in (ROOT / "assignments").glob("*/*.yaml") if p.name != "course.yaml")
 
 
 def as_editor_sees(path: Path) -> object:

@@ -99,7 +99,7 @@ def ls_remote(repo: str, timeout: float = 60.0) -> str:
     url = normalize_url(repo)  # FetchError for a local path that does not exist
     try:
         done = subprocess.run(
-            ["git", *SAFE_CONFIG, "ls-remote", "--symref", url],
+            ["git", *SAFE_CONFIG, "ls-remote", "--symref", "--", url],
             capture_output=True, text=True, timeout=timeout, check=False,
             env={**_base_env(), **GIT_ENV},
         )  # fmt: skip

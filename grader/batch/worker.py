@@ -67,6 +67,7 @@ def grade_payload(payload: dict[str, Any]) -> dict[str, Any]:
             cache_dir=Path(payload["cache_dir"]),
             deadline=unit.deadline,
             settings=RunSettings.from_dict(payload["settings"]),
+            **({"snapshots": unit.snapshots} if unit.snapshots else {}),
         )
 
     result, tries = retry(attempt, lambda r: bool(r.error) and is_transient(r.error), backoff)

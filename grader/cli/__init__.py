@@ -41,7 +41,7 @@ COMMAND_MODULES = {
     "list": "core", "validate": "core", "grade": "core", "check": "core", "workflow": "core",
     "batch": "batch", "gradebook": "gradebook", "gradescope": "gradescope",
     "overview": "overview", "similarity": "overview", "keys": "reference", "schema": "reference",
-    "explain": "explain", "serve": "review",
+    "explain": "explain", "serve": "review", "course": "course", "snapshot": "snapshot",
 }  # fmt: skip
 # commands whose group other modules add to (the review desk adds `gradebook undo`, ...)
 ALSO_LOADED = {"gradebook": ("review",)}

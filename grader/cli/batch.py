@@ -22,7 +22,7 @@ from grader.batch import (
 from grader.batch.progress import LineProgress
 from grader.class_grades import class_grades
 from grader.cli import app
-from grader.cli.core import SpecArg, load_or_exit
+from grader.cli.core import SemesterOpt, SpecArg, load_or_exit
 from grader.cli.output import console, err_console
 from grader.paths import resolve_spec
 from grader.roster import RosterError, load_roster
@@ -72,20 +72,29 @@ def batch(
         SummaryFormat,
         typer.Option("--format", help="the closing summary: tables, or JSON on stdout"),
     ] = SummaryFormat.TEXT,
+    semester: SemesterOpt = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help="deadline snapshot ledger (default OUT/ledger.jsonl when present)"),
+    ] = None,
+    ids: Annotated[
+        Path | None,
+        typer.Option(help="CSV identifier,neptun mapping a Classroom roster's identifiers"),
+    ] = None,
 ) -> None:
     """Grade every student of a roster: parallel, resumable after a crash (run the same
     command again), cached (an unchanged class regrades in moments; --force regrades).
     Exit 0 when every unit was graded (whatever the scores), 1 when some could not be."""
-    spec = load_or_exit(spec_ref)
+    spec = load_or_exit(spec_ref, semester)
     try:
-        class_roster = load_roster(roster, spec, org=org)
+        class_roster = load_roster(roster, spec, org=org, ids=ids)
     except RosterError as exc:
         for problem in exc.problems:
             err_console.print(f"[red]error[/] {escape(str(problem))}")
         raise typer.Exit(2) from None
     options = BatchOptions(
         jobs=jobs, rerun_mode=rerun, executor=executor, force=force, cache_dir=cache,
-        gradebook=gradebook,
+        gradebook=gradebook, ledger=ledger,
     )  # fmt: skip
     as_json = output_format == SummaryFormat.JSON
     shown = err_console if as_json else console  # JSON keeps stdout to itself
@@ -157,7 +166,8 @@ def print_summary(summary: BatchSummary) -> None:
     table.add_row(
         "outcome",
         f"[green]{o.get('pass', 0)} pass[/], [red]{o.get('fail', 0)} fail[/], "
-        f"[magenta]{o.get('error', 0)} error[/] (students)",
+        + (f"[yellow]{o['not_eligible']} not eligible[/], " if o.get("not_eligible") else "")
+        + f"[magenta]{o.get('error', 0)} error[/] (students)",
     )
     median = summary.median_unit_seconds
     timing = f"{summary.seconds:.2f} s"

@@ -14,6 +14,7 @@ from rich.markup import escape
 from grader import pipeline
 from grader.cli import app
 from grader.cli.output import console, err_console, print_next_steps, print_result
+from grader.ledger import LEDGER_FILE
 from grader.paths import bundled_specs, data_dir
 from grader.results import SubmissionResult
 from grader.settings import RerunMode, RunSettings
@@ -28,6 +29,12 @@ RerunOpt = Annotated[
 SpecArg = Annotated[
     str,
     typer.Argument(metavar="SPEC", help="spec file or bundled assignment id (see `grader list`)"),
+]
+SemesterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--semester", help="the course semester whose dates apply (default: the current one)"
+    ),
 ]
 
 
@@ -44,14 +51,21 @@ class FailOn(StrEnum):
     NEVER = "never"
 
 
-def course_of(spec: AssignmentSpec) -> object | None:
-    """The course file of ``spec``'s course, when there is one (None until courses exist)."""
-    return None
+def course_of(spec_ref: str) -> object | None:
+    """The course (``grader.course``) whose file is beside the spec, when there is one."""
+    from grader.course import find_course, load_course
+    from grader.paths import resolve_spec
 
-
-def load_or_exit(ref: str) -> AssignmentSpec:
     try:
-        return pipeline.load_assignment(ref)
+        path = find_course(resolve_spec(spec_ref))
+        return load_course(path).course if path else None
+    except (FileNotFoundError, SpecError):  # load_or_exit has reported it already
+        return None
+
+
+def load_or_exit(ref: str, semester: str | None = None) -> AssignmentSpec:
+    try:
+        return pipeline.load_assignment(ref, semester)
     except SpecError as exc:
         for problem in exc.problems:
             err_console.print(f"[red]error[/] {escape(str(problem))}")
@@ -79,6 +93,7 @@ def validate(
     specs: Annotated[
         list[str], typer.Argument(metavar="SPEC...", help="spec files or bundled ids")
     ],
+    semester: SemesterOpt = None,
 ) -> None:
     """Validate specs; every problem is reported with file, line and key.
 
@@ -89,7 +104,7 @@ def validate(
     failed = 0
     for ref in specs:
         try:
-            spec = pipeline.load_assignment(ref)
+            spec = pipeline.load_assignment(ref, semester)
         except SpecError as exc:
             failed += 1
             for problem in exc.problems:
@@ -129,23 +144,57 @@ def grade(
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="mirror cache folder")] = None,
     rerun: RerunOpt = RerunMode.NONE,
+    semester: SemesterOpt = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(help="deadline snapshot ledger (default OUT/ledger.jsonl when present)"),
+    ] = None,
 ) -> None:
     """Grade one submission pinned at the deadline (instructor)."""
-    spec = load_or_exit(spec_ref)
+    spec = load_or_exit(spec_ref, semester)
     try:
-        student = normalize_student_id(student, student_id_rule(course_of(spec)))
+        student = normalize_student_id(student, student_id_rule(course_of(spec_ref)))
     except ValueError as exc:
         err_console.print(f"[red]error[/] --student {escape(str(exc))}")
         raise typer.Exit(2) from None
     out_dir = out / student
+    moment = _parse_deadline(deadline, spec)
+    if ledger is not None and not ledger.is_file():
+        err_console.print(f"[red]error[/] --ledger: {escape(str(ledger))} does not exist")
+        raise typer.Exit(2)
+    snapshots = ledger_snapshots(ledger or out / LEDGER_FILE, spec, repo, moment, student)
     result = pipeline.grade(
-        spec, repo, student, out_dir, cache_dir=cache,
-        deadline=_parse_deadline(deadline, spec), settings=RunSettings(rerun=rerun, hidden=True),
+        spec, repo, student, out_dir, cache_dir=cache, deadline=moment,
+        settings=RunSettings(rerun=rerun, hidden=True), snapshots=snapshots,
     )  # fmt: skip
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
     console.print(f"result: {json_path}\nreport: {html_path}")
     raise typer.Exit(1 if result.error else 0)
+
+
+def ledger_snapshots(
+    path: Path, spec: AssignmentSpec, repo: str, deadline: datetime | None, student: str
+) -> dict | None:
+    """The ledger entries a grading pins on; exit 2 when the ledger fails verification."""
+    if not path.is_file():
+        return None
+    from grader.ledger import LedgerError, load_ledger
+    from grader.snapshot import snapshots_for
+
+    try:
+        book = load_ledger(path)
+    except LedgerError as exc:
+        err_console.print(
+            f"[red]error[/] the deadline ledger {escape(str(path))} fails verification:"
+        )
+        for problem in exc.problems:
+            err_console.print(f"  {escape(problem)}")
+        raise typer.Exit(2) from None
+    return snapshots_for(book, spec, repo, deadline or spec.deadline_for(student))
+
+
+FORMATS = ("text", "json", "github", "junit")
 
 
 def exit_code(result: SubmissionResult, fail_on: str) -> int:
@@ -213,9 +262,10 @@ def check(
         typer.Option(help="exit 1 when a required check fails, when any check fails, or never"),
     ] = FailOn.REQUIRED,
     rerun: RerunOpt = RerunMode.NONE,
+    semester: SemesterOpt = None,
 ) -> None:
     """Self-check a working tree, uncommitted work included (exit 0: required checks pass)."""
-    spec = load_or_exit(spec_ref)
+    spec = load_or_exit(spec_ref, semester)
     if not path.is_dir():
         err_console.print(f"[red]error[/] {escape(str(path))}: not a folder")
         raise typer.Exit(2)

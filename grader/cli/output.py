@@ -43,6 +43,12 @@ def print_result(result: SubmissionResult) -> None:
     if result.error:
         console.print(f"[bold red]Could not be graded:[/] {result.error}", markup=True)
         return
+    for gate in result.unmet_gates:  # the reason comes first
+        console.print(f"[bold yellow]Not eligible:[/] {escape(gate.get('title') or gate['id'])}: "
+                      f"{escape(str(gate.get('reason', '')))}")  # fmt: skip
+    for anomaly in result.pin.anomalies:
+        if anomaly.kind == "rewritten_after_snapshot":
+            console.print(f"[bold yellow]History rewritten:[/] {escape(anomaly.detail)}")
     table = Table(
         title=f"{result.title or result.assignment} - {result.student}", title_justify="left"
     )

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from grader.gradebook import ledger_rows as _ledger_rows  # noqa: F401 (its table)
 from grader.gradebook import queries
 from grader.gradebook.engine import add_missing_columns, insert_rows, make_engine, retry_locked
 from grader.gradebook.errors import GradebookError

@@ -15,8 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 ROLES = ("instructor", "assistant")
 
 
@@ -37,43 +35,16 @@ class Account:
 
 
 def load_staff(path: str | Path) -> list[Account]:
-    """The accounts of ``path``'s ``staff:`` list (nothing else of the file is read)."""
-    path = Path(path)
+    """The accounts of the course file's ``staff:`` list, validated with the whole course
+    file (``grader.course``): a problem names the file, the line and the key."""
+    from grader.course import load_course
+    from grader.spec import SpecError
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StaffError(f"{path}: cannot read ({exc})") from None
-    except yaml.YAMLError as exc:
-        raise StaffError(f"{path}: not valid YAML ({exc})") from None
-    staff = data.get("staff") if isinstance(data, dict) else None
-    if staff is None:
-        return []
-    if not isinstance(staff, list):
-        raise StaffError(f"{path}: staff: expected a list of {{login, name, role}}")
-    accounts, seen = [], set()
-    for index, item in enumerate(staff):
-        where = f"{path}: staff[{index}]"
-        if not isinstance(item, dict):
-            raise StaffError(f"{where}: expected a mapping with login, name and role")
-        unknown = set(item) - {"login", "name", "role", "password_hash"}
-        if unknown:
-            raise StaffError(f"{where}.{sorted(unknown)[0]}: unknown key (login, name, role, "
-                             "password_hash)")  # fmt: skip
-        login = str(item.get("login") or "").strip()
-        if not login:
-            raise StaffError(f"{where}.login: missing")
-        if login in seen:
-            raise StaffError(f"{where}.login: {login!r} is listed twice")
-        seen.add(login)
-        role = str(item.get("role") or "").strip()
-        if role not in ROLES:
-            raise StaffError(f"{where}.role: {role!r}; use instructor or assistant")
-        password_hash = item.get("password_hash")
-        accounts.append(
-            Account(login, str(item.get("name") or login), role,
-                    str(password_hash) if password_hash else None)
-        )  # fmt: skip
-    return accounts
+        course = load_course(path).course
+    except SpecError as exc:
+        raise StaffError("; ".join(str(p) for p in exc.problems)) from None
+    return [Account(m.login, m.name or m.login, m.role, m.password_hash) for m in course.staff]
 
 
 def check_password(account: Account, password: str) -> bool:
