@@ -199,6 +199,17 @@ class RunQueue:
             lease.gpus, lease._gpu_fd = (device,), fd
             return
 
+    @contextlib.contextmanager
+    def holding(self, device: GpuDevice) -> Iterator[bool]:
+        """Hold ``device``'s lock if it is free (True) without waiting; False when a rerun
+        has it (``grader doctor`` tests only free GPUs)."""
+        fd = _try_lock(self.lock_dir / (_lock_name(device) + ".lock"))
+        try:
+            yield fd is not None
+        finally:
+            if fd is not None:
+                _release(fd)
+
     def release_gpu(self, lease: Lease) -> None:
         """Give the lease's GPU back early (its rerun goes on on the CPU)."""
         if lease._gpu_fd is not None:
