@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from grader.batch import BatchOptions, run_batch  # noqa: E402
-from grader.batch.fixtures import make_class, write_roster  # noqa: E402
 from grader.pipeline import load_assignment  # noqa: E402
 from grader.roster import load_roster  # noqa: E402
+from grader.testing import make_class, write_roster  # noqa: E402
 
 DEFAULT_SPEC = ROOT / "assignments" / "bme-vitmav45-2020" / "hw3-temperature.yaml"
 

@@ -47,7 +47,9 @@ class FetchError(Exception):
     """A repository that cannot be fetched or pinned; becomes a failed result."""
 
 
-def _git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
+def run_git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
+    """Run git with the grader's safe settings (no hooks, no global config); its stdout.
+    Raises FetchError with git's reason in words."""
     runner = git.Git(str(cwd) if cwd else None)
     full_env = {**GIT_ENV, **(env or {})}
     try:
@@ -101,11 +103,11 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
     target = Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
     with _locked(target):
         if (target / "HEAD").exists():
-            _git("fetch", "--prune", "--no-recurse-submodules", "origin", cwd=target)
+            run_git("fetch", "--prune", "--no-recurse-submodules", "origin", cwd=target)
         else:
             tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
             try:
-                _git(
+                run_git(
                     "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
                     "--template=", url, str(tmp / "m.git"),
                 )  # fmt: skip
@@ -117,14 +119,14 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
 
 def default_branch(mirror_dir: Path) -> str | None:
     try:
-        ref = _git("symbolic-ref", "HEAD", cwd=mirror_dir)
+        ref = run_git("symbolic-ref", "HEAD", cwd=mirror_dir)
     except FetchError:
         return None
     return ref.removeprefix("refs/heads/")
 
 
 def branches(mirror_dir: Path) -> list[str]:
-    out = _git("for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir)
+    out = run_git("for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir)
     return [line for line in out.splitlines() if line]
 
 
@@ -166,8 +168,10 @@ def read_history(mirror_dir: Path, branch: str | None) -> History:
     if chosen not in available:
         raise FetchError(f"branch {chosen!r} not found; the repository has: {', '.join(available)}")
     ref = f"refs/heads/{chosen}"
-    first = _parse_log(_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
-    every = _parse_log(_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
+    first = _parse_log(
+        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir)
+    )
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
     return History(chosen, first, {c.sha: c for c in every})
 
 
@@ -180,8 +184,8 @@ def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:
     dest.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
-        _git(
+        run_git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
+        run_git(
             "--work-tree", str(dest), "checkout-index", "--all", "--force", cwd=mirror_dir, env=env
         )
     return remove_escaping_symlinks(dest)

@@ -18,13 +18,19 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.results import SubmissionResult, read_result
+from grader.results import SubmissionResult, Verdict, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
 
-STATUS_RANK = {"pass": 0, "warn": 1, "manual": 2, "skipped": 3, "fail": 4, "error": 5, "": 6}
-STATUS_MARK = {"pass": "✓", "warn": "!", "manual": "?", "skipped": "–", "fail": "✗", "error": "E"}
+STATUS_RANK = {
+    "pass": 0, "warn": 1, "manual": 2, "skipped": 3, "fail": 4, "error": 5, "environment": 5,
+    "": 6,
+}  # fmt: skip
+STATUS_MARK = {
+    "pass": "✓", "warn": "!", "manual": "?", "skipped": "–", "fail": "✗", "error": "E",
+    "environment": "E",
+}  # fmt: skip
 _ID_COLUMNS = ("neptun", "neptun_code", "neptun code", "id", "student", "student_id", "code")
 _NAME_COLUMNS = ("name", "full_name", "full name", "student_name")
 
@@ -142,9 +148,12 @@ def _row_data(row: Row) -> dict[str, Any]:
 
 def _row(result: SubmissionResult, columns: list[str], report: Path) -> Row:
     row = Row(id=result.student, score=result.score, max_score=result.max_score)
-    row.error = result.error or ""
-    row.status = "error" if result.error else ("pass" if result.required_ok else "fail")
-    if not result.error:
+    verdict = result.verdict
+    row.error = result.not_graded_reason
+    if verdict == Verdict.ENVIRONMENT:
+        row.error = f"not graded (environment): {row.error}"
+    row.status = verdict.value if verdict.graded else "error"  # not graded, whatever the cause
+    if verdict.graded:
         row.late, row.late_rank = _late(result)
     by_id = {c.id: c for c in result.checks}
     for column in columns:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import traceback
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from grader import __version__
@@ -23,9 +23,11 @@ from grader.results import (
     EnvironmentFailure,
     Status,
     SubmissionResult,
+    now_iso,
     write_result,
 )
 from grader.scoring import late_fraction, points_for
+from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec, CheckSpec, SpecError, SpecProblem, load_spec
 from grader.submission import Submission, fetch_submission, worktree_submission
 
@@ -45,6 +47,7 @@ def run_check(
     submission: Submission,
     cache: dict,
     previous: list[CheckResult] | None = None,
+    settings: RunSettings | None = None,
 ) -> CheckResult:
     """Run one check; any exception inside it becomes an `error` result, never a crash."""
     snapshot = submission.snapshot_for(check.milestone)
@@ -64,7 +67,7 @@ def run_check(
             spec=spec, check=check, workdir=snapshot.workdir, student=submission.student,
             repo=submission.repo, commit=snapshot.commit, committed_at=snapshot.committed_at,
             deadline=snapshot.deadline, pin=submission.pin, mode=submission.mode, cache=cache,
-            previous=list(previous or []),
+            previous=list(previous or []), settings=settings or RunSettings(),
         )  # fmt: skip
         try:
             outcome = cls().run(ctx, cls.Args.model_validate(check.args))
@@ -104,36 +107,32 @@ def outcome_of_exception(exc: Exception) -> CheckOutcome:
     )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def _result(spec: AssignmentSpec, student: str, repo: str, deadline: datetime) -> SubmissionResult:
     return SubmissionResult(
         assignment=spec.id, student=student, repo=repo, deadline=deadline.isoformat(),
         title=spec.title, course=spec.course, max_score=spec.max_points,
-        grader_version=__version__, graded_at=_now(),
+        grader_version=__version__, graded_at=now_iso(),
     )  # fmt: skip
 
 
-RERUN_MODES = ("none", "smoke", "full")
-
-
-def evaluate(spec: AssignmentSpec, submission: Submission, rerun: str = "none") -> SubmissionResult:
+def evaluate(
+    spec: AssignmentSpec, submission: Submission, settings: RunSettings | None = None
+) -> SubmissionResult:
     """Run every check of the spec on a submission and score it.
 
-    ``rerun`` (none | smoke | full) is what the front door asked for; checks that rerun
-    student code read it from ``ctx.cache["rerun_mode"]``.
+    ``settings`` is what the front door asked for (rerun mode, hidden material); every check
+    reads it from ``ctx.settings``.
     """
+    settings = settings or RunSettings()
     result = _result(spec, submission.student, submission.repo, submission.main.deadline)
     result.commit = submission.main.commit
     result.committed_at = (
         submission.main.committed_at.isoformat() if submission.main.committed_at else None
     )
     result.pin = submission.pin
-    cache: dict = {"rerun_mode": rerun}
+    cache: dict = {}
     for check in spec.checks:  # in spec order; a check may read the results before it
-        result.checks.append(run_check(spec, check, submission, cache, result.checks))
+        result.checks.append(run_check(spec, check, submission, cache, result.checks, settings))
     raw = sum(c.points for c in result.checks)
     result.max_score = sum(c.max_points for c in result.checks)
     if submission.mode == "pinned":
@@ -151,10 +150,12 @@ def grade(
     cache_dir: Path | None = None,
     deadline: datetime | None = None,
     now: datetime | None = None,
-    rerun: str = "none",
+    settings: RunSettings | None = None,
 ) -> SubmissionResult:
     """Instructor grading of one submission pinned at its deadline. Never raises for a bad
-    submission: a repo that cannot be fetched or pinned is a result with ``error`` set."""
+    submission: a repo that cannot be fetched or pinned is a result with ``error`` set.
+    ``settings`` default: no rerun, instructor-only material allowed."""
+    settings = settings or RunSettings(hidden=True)
     student = student.strip()
     effective = deadline or spec.deadline_for(student)
     try:
@@ -173,16 +174,26 @@ def grade(
         return result
     except Exception as exc:  # an unexpected failure is still one student's result
         result = _result(spec, student, repo, effective)
-        result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
+        outcome = outcome_of_exception(exc)
+        if outcome.status == Status.ENVIRONMENT:  # git transport, a full disk: retried later
+            result.error = outcome.message.removeprefix("not graded (environment): ")
+            result.error_kind = "environment"
+        else:
+            result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
         return result
-    return evaluate(spec, submission, rerun)
+    return evaluate(spec, submission, settings)
 
 
 def self_check(
-    spec: AssignmentSpec, path: Path, student: str = "self-check", rerun: str = "none"
+    spec: AssignmentSpec,
+    path: Path,
+    student: str = "self-check",
+    rerun: RerunMode = RerunMode.NONE,
 ) -> SubmissionResult:
-    """The student's own working tree, uncommitted work included."""
-    return evaluate(spec, worktree_submission(spec, path, student), rerun)
+    """The student's own working tree, uncommitted work included. Never uses instructor-only
+    material (hidden tests, hidden data), whatever is installed."""
+    settings = RunSettings(rerun=RerunMode.parse(rerun), hidden=False)
+    return evaluate(spec, worktree_submission(spec, path, student), settings)
 
 
 def write_outputs(

@@ -28,7 +28,7 @@ def report_context(result: SubmissionResult, spec: AssignmentSpec | None) -> dic
         "repo_url": web,
         "counts": counts,
         "first_fix": first_fix,
-        "verdict": "error" if result.error else ("pass" if result.required_ok else "fail"),
+        "verdict": result.verdict.value,
     }
 
 

@@ -9,6 +9,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -187,18 +188,42 @@ class SubmissionResult:
             return Verdict.ENVIRONMENT
         return Verdict.PASS if self.required_ok else Verdict.FAIL
 
+    @property
+    def not_graded_reason(self) -> str:
+        """Why the submission was not graded ("" when it was)."""
+        if self.error:
+            return self.error
+        stopped = [c for c in self.checks if c.status == Status.ENVIRONMENT]
+        return "; ".join(f"{c.title or c.id}: {c.message}" for c in stopped)
+
+
+def now_iso() -> str:
+    """The current UTC time as result files write it (seconds precision)."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def atomic_write(path: str | Path, text: str, sync: bool = True) -> Path:
+    """Write via a temporary file in the same folder and rename: readers see the old file
+    or the new one, never half of one. ``sync`` also flushes it to the disk first."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
 
 def write_result(result: SubmissionResult, path: str | Path) -> Path:
     """Write result.json atomically (a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".result-", suffix=".json")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(result.to_json())
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, result.to_json())
 
 
 def read_result(path: str | Path) -> SubmissionResult:

@@ -85,9 +85,6 @@ class Roster:
     file: str
     entries: list[RosterEntry] = field(default_factory=list)
 
-    def by_neptun(self) -> dict[str, RosterEntry]:
-        return {e.neptun: e for e in self.entries}
-
     def teams(self) -> dict[str, list[RosterEntry]]:
         found: dict[str, list[RosterEntry]] = {}
         for entry in self.entries:

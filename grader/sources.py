@@ -7,19 +7,16 @@ are never part of a submission (``.git``, caches, virtual environments) are skip
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
-from wcmatch import glob as wglob
 
-from grader.checks.base import IGNORED_DIRS
+from grader.tree import matches, walk_files
 
 MAX_SOURCE_BYTES = 2_000_000
 MAX_NOTEBOOK_BYTES = 50_000_000
-_FLAGS = wglob.GLOBSTAR | wglob.BRACE | wglob.DOTGLOB | wglob.IGNORECASE
 
 
 @dataclass
@@ -55,14 +52,6 @@ def language_of(path: str) -> str | None:
     except ClassNotFound:
         return None
     return None if lexer.name == "Text only" else lexer.aliases[0]
-
-
-def _walk(root: Path) -> Iterable[str]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-        rel = os.path.relpath(dirpath, root)
-        for name in sorted(filenames):
-            yield name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
 
 
 def collect_sources(
@@ -102,7 +91,7 @@ def collect_sources(
 def _matching(root: Path, include: list[str]) -> tuple[Path, list[str]]:
     if root.is_file():
         return root.parent, [root.name]
-    return root, [p for p in _walk(root) if wglob.globmatch(p, include, flags=_FLAGS)]
+    return root, [p for p in walk_files(root) if matches(p, include)]
 
 
 def stamp(roots: Iterable[Path], include: list[str], salt: str = "") -> str:

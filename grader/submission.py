@@ -128,7 +128,7 @@ def worktree_submission(
     repo_root = next((p for p in (path, *path.parents) if (p / ".git").exists()), None)
     if repo_root is not None:
         try:
-            status = fetch._git(
+            status = fetch.run_git(
                 "status", "--porcelain", "--untracked-files=all", "--", str(path), cwd=repo_root
             )
             inside = "" if repo_root == path else path.relative_to(repo_root).as_posix() + "/"

@@ -5,19 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from grader.checks.base import CheckContext
-from grader.results import PinInfo
-from grader.spec import AssignmentSpec, CheckSpec
+from grader.testing import make_context
 
 
-def make_ctx(workdir: Path, mode: str = "pinned", spec_id: str = "demo", key: str = "rerun"):
-    spec = AssignmentSpec(
-        id=spec_id, title="Demo", course="test", deadline="2020-11-10 23:59",
-        checks=[CheckSpec(check="files")],
-    )  # fmt: skip
-    check = CheckSpec(check=key, id=key)
-    return CheckContext(
-        spec=spec, check=check, workdir=workdir, student="ABC123", repo=str(workdir),
-        commit=None, committed_at=datetime(2020, 11, 1, tzinfo=UTC),
-        deadline=spec.deadline_at, pin=PinInfo(mode=mode), mode=mode,
+def make_ctx(workdir: Path, mode: str = "pinned", spec_id: str = "demo", key: str = "rerun", **kw):
+    """A context for the check ``key``; reruns in smoke mode unless ``rerun`` says otherwise."""
+    kw.setdefault("rerun", "smoke")
+    return make_context(
+        workdir, key, check_id=key, spec_id=spec_id, deadline="2020-11-10 23:59", mode=mode,
+        committed_at=datetime(2020, 11, 1, tzinfo=UTC), **kw,
     )  # fmt: skip

@@ -25,14 +25,13 @@ from grader.batch import (
 from grader.batch import engine as engine_module
 from grader.batch.cache import retry
 from grader.batch.executors import DaskExecutor, ExecutorError, LocalExecutor, dask_address
-from grader.batch.fixtures import make_class, write_roster
 from grader.batch.units import GradingUnit, Member
 from grader.batch.worker import grade_payload
 from grader.cli import app
 from grader.results import read_result
 from grader.roster import load_roster
 from grader.spec import parse_spec_text
-from grader.testing import git, git_save, make_bare
+from grader.testing import git, git_save, make_bare, make_class, write_roster
 
 SPEC = """\
 id: hw
@@ -339,7 +338,7 @@ def payload_for(spec_file: Path, repo: str, tmp_path: Path) -> dict:
     spec = load(spec_file)
     unit = GradingUnit("ABC123", repo, spec.deadline_at, (Member("ABC123"),))
     return {
-        "spec_text": spec_file.read_text(), "spec_file": str(spec_file), "rerun_mode": "full",
+        "spec_text": spec_file.read_text(), "spec_file": str(spec_file), "settings": {"rerun": "full", "hidden": True},
         "cache_dir": str(tmp_path / "m"), "backoff": {"attempts": 3, "base": 0.001},
         "unit": unit.to_dict(), "work_dir": str(tmp_path / "w"),
     }  # fmt: skip
@@ -361,8 +360,8 @@ def test_worker_passes_the_rerun_mode(
     seen: dict = {}
     real = pipeline.grade
 
-    def grade(spec, repo, student, work_dir, cache_dir=None, deadline=None, rerun="none"):
-        seen["mode"] = rerun
+    def grade(spec, repo, student, work_dir, cache_dir=None, deadline=None, settings=None):
+        seen["mode"] = settings.rerun
         return real(spec, repo, student, work_dir, cache_dir=cache_dir, deadline=deadline)
 
     monkeypatch.setattr(pipeline, "grade", grade)

@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from grader.batch.executors import DaskExecutor, ExecutorError
-from grader.batch.fixtures import make_class, write_roster
 from grader.results import read_result
+from grader.testing import make_class, write_roster
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ than the rerun can reach is shown to the instructor."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,14 +18,14 @@ from typer.testing import CliRunner
 from grader.cli import app
 from grader.testing import git_save
 from tests.conftest import REPO_ROOT
+from tests.markers import needs_bwrap_binary, needs_hw4_stack
 
 REFERENCE = REPO_ROOT / "reference_solutions" / "hw4-transfer"
 SOURCES = ["download.py", "split.py", "make_shapes.py", "train.py", "README.md", "requirements.txt"]
-MISSING = [m for m in ("torch", "torchvision", "sklearn") if importlib.util.find_spec(m) is None]
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING), reason=f"the hw4 reference needs {', '.join(MISSING)}"),
-    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+    needs_hw4_stack,
+    needs_bwrap_binary,
 ]
 
 

@@ -13,7 +13,7 @@ from grader.checks.git_history import GitHistoryArgs, GitHistoryCheck
 from grader.checks.notebooks import NotebooksArgs, NotebooksCheck
 from grader.results import Anomaly, PinInfo, Status
 from grader.spec import parse_spec_text
-from grader.testing import build_file_tree
+from grader.testing import build_file_tree, make_context
 
 SPEC = parse_spec_text(
     """\
@@ -32,8 +32,7 @@ checks: [{check: files}]
 
 
 def ctx(root: Path, pin: PinInfo | None = None, mode: str = "pinned") -> CheckContext:
-    return CheckContext(SPEC, SPEC.checks[0], root, "ABC123", str(root), None, None,
-                        SPEC.deadline_at, pin or PinInfo(), mode)  # fmt: skip
+    return make_context(root, "files", spec=SPEC, pin=pin or PinInfo(), mode=mode)
 
 
 def test_files_case_insensitive_and_partial(tmp_path: Path) -> None:

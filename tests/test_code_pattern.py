@@ -8,26 +8,18 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from grader.checks.base import CheckContext
 from grader.checks.code_pattern import CodePatternArgs, CodePatternCheck, strip_comments
 from grader.checks.registry import args_models
-from grader.results import CheckOutcome, PinInfo, Status
-from grader.spec import AssignmentSpec, SpecError, parse_spec_text
-from grader.testing import build_file_tree
+from grader.results import CheckOutcome, Status
+from grader.spec import SpecError, parse_spec_text
+from grader.testing import build_file_tree, make_context
 
 IMSHOW = {"regex": r"plt\.imshow\(\s*x_train\[12\]", "description": "shows x_train[12]"}
 FIT = {"regex": r"\.fit\(", "description": "trains a model"}
 
 
 def run(root: Path, patterns: list[dict], **args: object) -> CheckOutcome:
-    spec = AssignmentSpec.model_validate(
-        {"id": "t", "title": "T", "course": "c", "deadline": "2020-10-27 23:59",
-         "checks": [{"check": "code_pattern"}]}
-    )  # fmt: skip
-    ctx = CheckContext(
-        spec=spec, check=spec.checks[0], workdir=root, student="ABC123", repo="r",
-        commit=None, committed_at=None, deadline=spec.deadline_at, pin=PinInfo(),
-    )  # fmt: skip
+    ctx = make_context(root, "code_pattern")
     return CodePatternCheck().run(ctx, CodePatternArgs(patterns=patterns, **args))
 
 

@@ -17,6 +17,7 @@ from grader.logs import parse_text
 from grader.results import CheckResult, Status, read_result
 from grader.sandbox.bwrap import bwrap_available
 from grader.testing import build_file_tree, git_save
+from tests.markers import needs_hw4_stack
 from tests.rerun_helpers import make_ctx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,6 +202,7 @@ needs_hw4 = pytest.mark.skipif(
 
 
 @needs_hw4
+@needs_hw4_stack
 @pytest.mark.slow
 def test_hw4_reference_smoke_rerun_is_consistent(tmp_path, monkeypatch, hw4_submission):
     root, accuracy = hw4_submission
@@ -215,6 +217,7 @@ def test_hw4_reference_smoke_rerun_is_consistent(tmp_path, monkeypatch, hw4_subm
 
 
 @needs_hw4
+@needs_hw4_stack
 @pytest.mark.slow
 def test_hw4_log_claiming_099_is_flagged(tmp_path, monkeypatch, hw4_submission):
     root, accuracy = hw4_submission

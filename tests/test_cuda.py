@@ -134,7 +134,6 @@ checks:
     id: rerun
     points: 2
     args:
-      mode: full
       commands: ["python tanítás.py"]
       gpu: {gpu}
       python: {python}

@@ -10,8 +10,8 @@ import pytest
 
 from grader.checks.base import CheckContext
 from grader.checks.english import EnglishArgs, EnglishCheck
-from grader.results import CheckOutcome, PinInfo, Status
-from grader.spec import AssignmentSpec
+from grader.results import CheckOutcome, Status
+from grader.testing import make_context
 from grader.text import language as lang
 from grader.text.prose import Passage
 
@@ -85,26 +85,7 @@ def without_accents(text: str) -> str:
 
 
 def make_ctx(root: Path) -> CheckContext:
-    spec = AssignmentSpec.model_validate(
-        {
-            "id": "t",
-            "title": "T",
-            "course": "c",
-            "deadline": "2020-10-27 23:59",
-            "checks": [{"check": "english"}],
-        }
-    )
-    return CheckContext(
-        spec=spec,
-        check=spec.checks[0],
-        workdir=root,
-        student="ABC123",
-        repo="example/repo",
-        commit=None,
-        committed_at=None,
-        deadline=spec.deadline_at,
-        pin=PinInfo(),
-    )
+    return make_context(root, "english", repo="example/repo")
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:

@@ -73,3 +73,30 @@ def test_an_environment_result_is_stored_but_never_served_from_the_cache(tmp_pat
     assert (tmp_path / "ABC123" / "result.json").is_file()
     assert store.is_done(tmp_path, unit, "key-2") is None
     assert store.outcome_of(broken) == "error"
+
+
+def test_a_fetch_stopped_by_the_environment_is_not_the_students_error(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from grader import pipeline
+    from grader.testing import git_save, make_bare
+
+    spec = pipeline.load_assignment("hw3-temperature")
+    repo = git_save(tmp_path / "s", "a", date="2020-10-20T12:00:00+02:00", files={"a.py": "1"})
+    assert repo
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pipeline, "fetch_submission", full_disk)
+    result = pipeline.grade(spec, str(make_bare(tmp_path / "s")), "ABC123", tmp_path / "out")
+    assert result.verdict == Verdict.ENVIRONMENT and result.error_kind == "environment"
+    assert "disk is full" in result.error
+
+    def git_down(*args, **kwargs):
+        raise EnvironmentFailure("git could not reach github.com", kind="git")
+
+    monkeypatch.setattr(pipeline, "fetch_submission", git_down)
+    result = pipeline.grade(spec, "https://github.com/x/y", "ABC123", tmp_path / "out2")
+    assert result.verdict == Verdict.ENVIRONMENT
+    assert result.error == "git could not reach github.com"

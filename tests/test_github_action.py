@@ -14,13 +14,15 @@ import yaml
 from typer.testing import CliRunner
 
 from grader.cli import app
-from grader.formats.github import annotations, escape_data, escape_property
+from grader.exports.github import annotations, escape_data, escape_property
 from grader.results import CheckResult, Evidence, Status, SubmissionResult
 from grader.testing import build_file_tree
 from tests.conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "examples"))
 import make_examples as ex  # noqa: E402
+
+pytestmark = pytest.mark.slow  # runs the action's steps and the CLI in subprocesses
 
 HW3 = "bme-vitmav45-2020/hw3-temperature"
 CHECK_JSONSCHEMA = shutil.which("check-jsonschema") or str(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.gradebook import Gradebook, GradebookError
+from grader.gradebook.sync import sync_from_dir, verify_dir
 from grader.results import CheckResult, Status, SubmissionResult, write_result
 
 DEADLINE = "2020-10-27T23:59:00+01:00"
@@ -104,10 +105,31 @@ def test_latest_run_by_grading_time_wins_even_when_recorded_out_of_order(book: G
     assert [e.score for e in book.history("ABC123", "hw3-temperature")] == [1.0, 5.0]
 
 
-def test_error_result_is_a_run_with_zero(book: Gradebook) -> None:
-    book.record(make_result("ABC123", score=0.0, error="repository not found"), run_id="r")
+def test_error_result_is_a_run_that_keeps_its_reason(book: Gradebook) -> None:
+    book.record(make_result("ABC123", score=4.0), run_id="r1")
+    book.record(
+        make_result(
+            "ABC123", score=0.0, error="repository not found",
+            graded_at="2026-01-02T10:00:00+00:00",
+        ),
+        run_id="r2",
+    )  # fmt: skip
     row = by_student(book)["ABC123"]
-    assert row.status == "error" and row.error == "repository not found" and row.score == 0.0
+    assert row.status == "error" and row.error == "repository not found" and row.runs == 2
+    assert row.counts["pass"] == 0  # the error run has no checks; the earlier run is history
+    assert [e.error for e in book.history("ABC123", "hw3-temperature")] == [
+        None,
+        "repository not found",
+    ]
+
+
+def test_a_check_the_environment_stopped_is_counted_with_the_errors(book: Gradebook) -> None:
+    result = make_result("ABC123")
+    result.checks.append(CheckResult("rerun", Status.ENVIRONMENT, 0, 2, "no sandbox"))
+    book.record(result, run_id="r")
+    assert by_student(book)["ABC123"].counts == {
+        "pass": 1, "fail": 1, "warn": 0, "error": 1, "manual": 0, "skipped": 1,
+    }  # fmt: skip
 
 
 def test_team_run_is_credited_to_every_member(book: Gradebook) -> None:
@@ -191,21 +213,21 @@ def test_sync_from_dir_imports_once_and_verify_finds_mismatches(
     (out / "BROKEN").mkdir()
     (out / "BROKEN" / "result.json").write_text("{not json", encoding="utf-8")
     book.record(make_result("AAA111", score=0.0), run_id="batch")  # already recorded
-    report = book.sync_from_dir(out)
+    report = sync_from_dir(book, out)
     assert (report.imported, report.unchanged) == (2, 1)
     assert len(report.problems) == 1 and "BROKEN/result.json" in report.problems[0]
-    assert book.sync_from_dir(out).imported == 0
+    assert sync_from_dir(book, out).imported == 0
     rows = by_student(book)
     assert [rows[s].score for s in ("AAA111", "BBB222", "CCC333")] == [0.0, 1.0, 2.0]
     assert all(row.runs == 1 for row in rows.values())
     (out / "BROKEN" / "result.json").unlink()
-    assert book.verify_dir(out) == []
+    assert verify_dir(book, out) == []
     # a newer grading in the gradebook that the files do not show is a mismatch
     book.record(make_result("BBB222", score=6.0, graded_at="2027-01-01T00:00:00+00:00"), run_id="x")
-    problems = book.verify_dir(out)
+    problems = verify_dir(book, out)
     assert len(problems) == 1 and "BBB222" in problems[0]
     with pytest.raises(GradebookError, match="not a folder"):
-        book.sync_from_dir(tmp_path / "nowhere")
+        sync_from_dir(book, tmp_path / "nowhere")
 
 
 @pytest.mark.skipif(not POSTGRES, reason="set GRADER_TEST_POSTGRES_URL")

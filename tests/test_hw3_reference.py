@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from grader.cli import app
 from grader.testing import build_file_tree, git_save, make_bare
+from tests.markers import needs_torch
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_torch]
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "reference_solutions" / "hw3-temperature"

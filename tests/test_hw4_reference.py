@@ -4,7 +4,6 @@ the spec assigns to their flaw."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import shutil
@@ -19,6 +18,7 @@ from typer.testing import CliRunner
 from grader.cli import app
 from grader.logs import parse_file
 from grader.testing import git_save, make_bare
+from tests.markers import needs_hw4_stack
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = REPO_ROOT / "reference_solutions" / "hw4-transfer"
@@ -26,10 +26,9 @@ SOURCES = ["download.py", "split.py", "make_shapes.py", "train.py", "README.md",
 ON_TIME = "2020-11-09T18:00:00+01:00"
 
 # the reference trains with PyTorch: without it (a plain `pip install grader[dev]`) these skip
-MISSING = [m for m in ("torch", "torchvision", "sklearn") if importlib.util.find_spec(m) is None]
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(bool(MISSING), reason=f"the hw4 reference needs {', '.join(MISSING)}"),
+    needs_hw4_stack,
 ]
 
 

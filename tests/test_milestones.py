@@ -8,13 +8,12 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from grader.checks.base import CheckContext
 from grader.checks.milestones import MilestonesArgs, MilestonesCheck
 from grader.cli import app
 from grader.pipeline import self_check
 from grader.results import CheckOutcome, CheckResult, PinInfo, Status
 from grader.spec import parse_spec_text
-from grader.testing import build_file_tree, git_save, make_bare
+from grader.testing import build_file_tree, git_save, make_bare, make_context
 
 SPEC = """\
 id: t
@@ -84,11 +83,7 @@ def pin(**errors: str) -> PinInfo:
 
 def run(previous: list[CheckResult], info: PinInfo | None = None, mode: str = "pinned", **args):
     s = spec()
-    ctx = CheckContext(
-        spec=s, check=s.checks[-1], workdir=Path("."), student="ABC123", repo="r",
-        commit=None, committed_at=None, deadline=s.deadline_at, pin=info or pin(), mode=mode,
-        previous=previous,
-    )  # fmt: skip
+    ctx = make_context(".", "milestones", spec=s, pin=info or pin(), mode=mode, previous=previous)
     return MilestonesCheck().run(ctx, MilestonesArgs(**({"requires": ["m1", "m2"]} | args)))
 
 

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 from grader.checks.base import CheckContext
 from grader.checks.pdf_report import PdfReportArgs, PdfReportCheck, count_words, rank_candidates
 from grader.cli import app
-from grader.results import CheckOutcome, PinInfo, Status
-from grader.spec import AssignmentSpec
-from grader.testing import build_file_tree, git_save, make_bare
+from grader.results import CheckOutcome, Status
+from grader.testing import build_file_tree, git_save, make_bare, make_context
 
 fpdf = pytest.importorskip("fpdf")  # a dev dependency; the grader itself reads PDFs with pypdf
 
@@ -70,19 +69,7 @@ def make_image_pdf(path: Path) -> Path:
 
 
 def make_ctx(root: Path) -> CheckContext:
-    spec = AssignmentSpec.model_validate(
-        {
-            "id": "t",
-            "title": "T",
-            "course": "c",
-            "deadline": "2020-12-11 23:59",
-            "checks": [{"check": "pdf_report"}],
-        }
-    )
-    return CheckContext(
-        spec=spec, check=spec.checks[0], workdir=root, student="ABC123", repo="r",
-        commit=None, committed_at=None, deadline=spec.deadline_at, pin=PinInfo(),
-    )  # fmt: skip
+    return make_context(root, "pdf_report", deadline="2020-12-11 23:59")
 
 
 def run(root: Path, **args: object) -> CheckOutcome:

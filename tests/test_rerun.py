@@ -16,7 +16,9 @@ from grader.pipeline import outcome_of_exception
 from grader.results import EnvironmentFailure, Status, read_result
 from grader.sandbox.bwrap import bwrap_available, bwrap_problem
 from grader.sandbox.queue import RunQueue
+from grader.settings import RunSettings
 from grader.testing import build_file_tree, git_save, make_bare
+from tests.markers import needs_project_stack
 from tests.rerun_helpers import make_ctx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +29,7 @@ needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason=str(bwrap_problem
 def test_args_need_something_to_run():
     with pytest.raises(ValueError, match="commands"):
         RerunArgs()
-    assert RerunArgs(discover=True).mode == "smoke"
+    assert RerunArgs(discover=True).discover
 
 
 @pytest.mark.parametrize(
@@ -45,19 +47,18 @@ def test_discovery(tmp_path, files, commands, notebooks):
 
 
 def test_mode_none_from_the_front_door_skips(tmp_path):
-    ctx = make_ctx(build_file_tree(tmp_path / "s", {"train.py": "print(1)"}))
-    ctx.cache["rerun_mode"] = "none"
+    ctx = make_ctx(build_file_tree(tmp_path / "s", {"train.py": "print(1)"}), rerun="none")
     outcome = RerunCheck().run(ctx, RerunArgs(commands=["python train.py"]))
     assert outcome.status == Status.SKIPPED
-    ctx.cache["rerun_mode"] = "bogus"
-    assert RerunCheck().run(ctx, RerunArgs(commands=["x"])).status == Status.ERROR
+    with pytest.raises(ValueError, match="unknown rerun mode 'bogus': use one of none, smoke"):
+        make_ctx(tmp_path, rerun="bogus")
 
 
 def test_instructor_grading_refuses_without_bubblewrap(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_FORCE_PLAIN", "1")
     monkeypatch.delenv("GRADER_ALLOW_UNSANDBOXED", raising=False)
     ctx = make_ctx(build_file_tree(tmp_path / "s", {"train.py": "print(1)"}))
-    ctx.cache["rerun_queue"] = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
+    ctx.queue = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
     with pytest.raises(EnvironmentFailure) as raised:  # the grader's machine, not the student
         RerunCheck().run(ctx, RerunArgs(commands=["python train.py"]))
     outcome = outcome_of_exception(raised.value)
@@ -70,7 +71,7 @@ def test_self_check_runs_unsandboxed_with_a_warning(tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_FORCE_PLAIN", "1")
     work = build_file_tree(tmp_path / "s", {"train.py": "print('Epoch 1/1 - loss: 0.5')"})
     ctx = make_ctx(work, mode="worktree")
-    ctx.cache["rerun_queue"] = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
+    ctx.queue = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
     outcome = RerunCheck().run(ctx, RerunArgs(commands=["python train.py"]))
     assert outcome.status == Status.WARN
     assert outcome.message.startswith("NOT ISOLATED")
@@ -82,7 +83,7 @@ def test_self_check_runs_unsandboxed_with_a_warning(tmp_path, monkeypatch):
 def test_failing_command_is_a_clear_failure(tmp_path):
     work = build_file_tree(tmp_path / "s", {"train.py": "raise SystemExit('no data folder')"})
     ctx = make_ctx(work)
-    ctx.cache["rerun_queue"] = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
+    ctx.queue = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
     outcome = RerunCheck().run(ctx, RerunArgs(commands=["python train.py", "python never.py"]))
     assert outcome.status == Status.FAIL
     assert "`python train.py` exited with status 1" in outcome.message
@@ -102,7 +103,7 @@ def test_smoke_settings_and_artifacts(tmp_path):
     )
     work = build_file_tree(tmp_path / "s", {"train.py": script, "data.csv": "a,b\n1,2\n"})
     ctx = make_ctx(work)
-    ctx.cache["rerun_queue"] = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
+    ctx.queue = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
     args = RerunArgs(
         commands=["python train.py"], smoke={"env": {"EPOCHS": "2"}, "args": ["--fast"]}
     )
@@ -128,13 +129,12 @@ checks:
   - check: rerun
     points: 2
     args:
-      mode: {mode}
       commands: ["python train.py", "python evaluate.py"]
-      smoke: {{args: ["--epochs", "3"], timeout: 300}}
+      smoke: {args: ["--epochs", "3"], timeout: 300}
       timeout: 300
   - check: compare
     points: 2
-    args: {{metric: test_accuracy, tolerance: 0.01}}
+    args: {metric: test_accuracy, tolerance: 0.01}
 """
 
 
@@ -162,7 +162,7 @@ def _setup(tmp_path: Path, monkeypatch, tamper: bool) -> tuple[Path, Path]:
     )
     monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(instructor))
     spec = tmp_path / "project.yaml"
-    spec.write_text(SPEC.format(mode="smoke"))
+    spec.write_text(SPEC)
     return spec, _project_repo(tmp_path, tamper)
 
 
@@ -179,6 +179,7 @@ def _self_check(tmp_path: Path, monkeypatch, mode: str, tamper: bool) -> dict:
 
 @needs_bwrap
 @pytest.mark.slow
+@needs_project_stack
 def test_project_reference_smoke_rerun_is_consistent(tmp_path, monkeypatch):
     checks = _self_check(tmp_path, monkeypatch, "smoke", tamper=False)
     rerun, compare = checks["rerun"], checks["compare"]
@@ -195,10 +196,13 @@ def test_project_reference_smoke_rerun_is_consistent(tmp_path, monkeypatch):
 
 @needs_bwrap
 @pytest.mark.slow
+@needs_project_stack
 def test_instructor_grading_pins_and_reruns_in_the_sandbox(tmp_path, monkeypatch):
     spec_path, root = _setup(tmp_path, monkeypatch, tamper=True)
     spec = pipeline.load_assignment(spec_path)
-    result = pipeline.grade(spec, str(make_bare(root)), "ABC123", tmp_path / "out", rerun="full")
+    result = pipeline.grade(
+        spec, str(make_bare(root)), "ABC123", tmp_path / "out", settings=RunSettings(rerun="full")
+    )
     checks = {c.id: c for c in result.checks}
     assert checks["rerun"].status == Status.PASS, checks["rerun"].message
     assert checks["rerun"].facts["mode"] == "full"

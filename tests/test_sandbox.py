@@ -19,7 +19,6 @@ from grader.sandbox import (
     choose_sandbox,
 )
 from grader.sandbox.bwrap import (
-    _limit_reason,
     bwrap_available,
     bwrap_problem,
     bwrap_version,
@@ -27,7 +26,7 @@ from grader.sandbox.bwrap import (
 )
 from grader.sandbox.cgroup import Cgroup
 from grader.sandbox.envs import interpreter_mounts, requirements_hash, resolve_interpreter
-from grader.sandbox.process import CappedBuffer
+from grader.sandbox.process import CappedBuffer, limit_reason
 from grader.sandbox.workspace import (
     collect_artifacts,
     discard_workdir,
@@ -54,14 +53,14 @@ def test_capped_buffer_keeps_head_and_tail():
 
 
 def test_limit_reasons():
-    assert _limit_reason(0, "", None, False) is None
-    assert _limit_reason(-9, "", "wall_time", False) == "wall_time"
-    assert _limit_reason(137, "", None, True) == "memory"
-    assert _limit_reason(152, "", None, False) == "cpu_time"  # 128 + SIGXCPU
-    assert _limit_reason(1, "OSError: [Errno 27] File too large", None, False) == "file_size"
-    assert _limit_reason(1, "MemoryError", None, False) == "memory"
-    assert _limit_reason(1, "BlockingIOError: Resource temporarily unavailable", None, False)
-    assert _limit_reason(1, "ValueError: bad", None, False) is None
+    assert limit_reason(0, "", None, False) is None
+    assert limit_reason(-9, "", "wall_time", False) == "wall_time"
+    assert limit_reason(137, "", None, True) == "memory"
+    assert limit_reason(152, "", None, False) == "cpu_time"  # 128 + SIGXCPU
+    assert limit_reason(1, "OSError: [Errno 27] File too large", None, False) == "file_size"
+    assert limit_reason(1, "MemoryError", None, False) == "memory"
+    assert limit_reason(1, "BlockingIOError: Resource temporarily unavailable", None, False)
+    assert limit_reason(1, "ValueError: bad", None, False) is None
 
 
 def test_default_cpu_limit_scales_with_wall_time():

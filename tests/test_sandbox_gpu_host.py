@@ -21,11 +21,12 @@ import pytest
 from grader.sandbox import BubblewrapSandbox, Limits, PlainSandbox
 from grader.sandbox import cgroup as cgroup_module
 from grader.sandbox.base import RunOutput
-from grader.sandbox.bwrap import _limit_reason, bwrap_available, bwrap_problem
+from grader.sandbox.bwrap import bwrap_available, bwrap_problem
 from grader.sandbox.cgroup import Cgroup, enclosing_limit, unbounded_gpu_words
 from grader.sandbox.envs import interpreter_mounts, resolve_interpreter, submission_venv
 from grader.sandbox.gpu import GpuDevice
 from grader.sandbox.layout import layout_args
+from grader.sandbox.process import limit_reason
 from grader.sandbox.workspace import discard_workdir, prepare_workdir
 
 needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason=str(bwrap_problem()))
@@ -135,10 +136,10 @@ def test_cuda_out_of_memory_is_the_gpus_memory_not_the_memory_limit():
         "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB. GPU 0 has a "
         "total capacity of 79.19 GiB of which 3.10 GiB is free."
     )
-    assert _limit_reason(1, torch_oom, None, False) == "gpu_memory"
-    assert _limit_reason(1, "RuntimeError: CUDA error: out of memory", None, False) == "gpu_memory"
-    assert _limit_reason(1, "MemoryError", None, False) == "memory"
-    assert _limit_reason(137, torch_oom, None, True) == "memory"  # the cgroup killed it
+    assert limit_reason(1, torch_oom, None, False) == "gpu_memory"
+    assert limit_reason(1, "RuntimeError: CUDA error: out of memory", None, False) == "gpu_memory"
+    assert limit_reason(1, "MemoryError", None, False) == "memory"
+    assert limit_reason(137, torch_oom, None, True) == "memory"  # the cgroup killed it
     summary = RunOutput(["x"], 1, "", torch_oom, 3.0, limit_hit="gpu_memory").summary()
     assert "GPU's memory" in summary and "not a grader limit" in summary
 

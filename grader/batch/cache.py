@@ -28,6 +28,7 @@ from grader import __version__
 from grader.checks.registry import REGISTRY
 from grader.fetch import GIT_ENV, SAFE_CONFIG, FetchError, normalize_url
 from grader.paths import instructor_dir
+from grader.settings import RunSettings
 from grader.spec import AssignmentSpec
 
 # what git prints for failures worth another try: the network, not the repository
@@ -212,7 +213,7 @@ def spec_hash(spec: AssignmentSpec, spec_bytes: bytes) -> str:
 
 
 def cache_key(
-    fingerprint: str | None, spec_digest: str, rerun_mode: str, unit: dict[str, Any]
+    fingerprint: str | None, spec_digest: str, settings: RunSettings, unit: dict[str, Any]
 ) -> str | None:
     """The key a stored result must carry to be reused; None when it cannot be known."""
     if fingerprint is None:
@@ -221,7 +222,7 @@ def cache_key(
         "refs": fingerprint,
         "spec": spec_digest,
         "grader": __version__,
-        "rerun": rerun_mode,
+        "settings": settings.to_dict(),
         "repo": unit["repo"],
         "deadline": unit["deadline"],
         "members": [m["neptun"] for m in unit["members"]],

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import importlib
 import json
 import queue
 import statistics
@@ -25,15 +24,14 @@ from grader import __version__
 from grader.batch import store
 from grader.batch.cache import Backoff, Probe, cache_key, probe, spec_hash
 from grader.batch.executors import DaskExecutor, Executor, LocalExecutor
+from grader.batch.gradebook_sink import GradebookSink
 from grader.batch.progress import NullProgress, ProgressSink
 from grader.batch.units import GradingUnit, build_units
-from grader.extras import require
 from grader.paths import cache_dir as default_cache_dir
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, atomic_write, now_iso
 from grader.roster import Roster
+from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec
-
-RERUN_MODES = ("smoke", "full", "none")
 
 
 class BatchError(Exception):
@@ -43,7 +41,7 @@ class BatchError(Exception):
 @dataclass
 class BatchOptions:
     jobs: int = 1
-    rerun_mode: str = "smoke"
+    rerun_mode: RerunMode = RerunMode.SMOKE
     executor: str = "local"  # "local" or "dask://HOST:PORT"
     force: bool = False
     cache_dir: Path | None = None  # the mirror cache; $GRADER_CACHE or ~/.cache/grader
@@ -74,9 +72,9 @@ class BatchSummary:
         return statistics.median(self.unit_seconds) if self.unit_seconds else None
 
 
-def gpu_need(spec: AssignmentSpec, rerun_mode: str) -> str:
+def gpu_need(spec: AssignmentSpec, rerun_mode: RerunMode) -> str:
     """'required', 'optional' or 'none': what the spec's rerun checks ask of a worker."""
-    if rerun_mode == "none":
+    if rerun_mode == RerunMode.NONE:
         return "none"
     wants = [str(c.args.get("gpu", "optional")) for c in spec.checks if c.check == "rerun"]
     if "required" in wants:
@@ -103,56 +101,11 @@ def _out_lock(out: Path) -> Iterator[None]:
         yield
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-class _Gradebook:
-    """The gradebook, when its module is installed; a failure there is a warning, since the
-    result files stay the source of truth (``grader gradebook sync`` rebuilds from them)."""
-
-    def __init__(self, url: str, run_id: str, warnings: list[str]):
-        self.url, self.run_id, self.warnings, self.book = url, run_id, warnings, None
-        try:
-            require("sqlalchemy", "the gradebook")
-            module = importlib.import_module("grader.gradebook")
-        except ImportError as exc:
-            warnings.append(f"gradebook not written: {exc}")
-            return
-        try:
-            self.book = module.Gradebook(url)
-        except Exception as exc:  # noqa: BLE001 - reported, the batch goes on
-            warnings.append(f"gradebook {url} not used: {type(exc).__name__}: {exc}")
-
-    def setup(self, spec: AssignmentSpec, digest: str, roster: Roster) -> None:
-        """The assignment and the roster (students, teams) before any result."""
-        if self.book is None:
-            return
-        try:
-            self.book.add_assignment(
-                spec.id, title=spec.title, course=spec.course, max_points=spec.max_points,
-                spec_hash=digest,
-            )  # fmt: skip
-            self.book.add_roster(roster.entries)
-        except Exception as exc:  # noqa: BLE001
-            self.warnings.append(f"gradebook {self.url}: roster not added: {exc}")
-
-    def record(self, result: SubmissionResult, unit: GradingUnit) -> None:
-        """One member's own result. Team membership comes from the roster (``setup``):
-        recording with ``team=`` would credit every member with this one copy."""
-        if self.book is None:
-            return
-        try:
-            self.book.record(result, team=None, run_id=self.run_id)
-        except Exception as exc:  # noqa: BLE001
-            self.warnings.append(f"gradebook: {result.student} not recorded: {exc}")
-
-
 def _failed_result(spec: AssignmentSpec, unit: GradingUnit, message: str) -> SubmissionResult:
     return SubmissionResult(
         assignment=spec.id, student=unit.neptuns[0], repo=unit.repo,
         deadline=unit.deadline.isoformat(), error=message, grader_version=__version__,
-        graded_at=_now(), title=spec.title, course=spec.course, max_score=spec.max_points,
+        graded_at=now_iso(), title=spec.title, course=spec.course, max_score=spec.max_points,
     )  # fmt: skip
 
 
@@ -184,98 +137,168 @@ def run_batch(
     """Grade every unit of the roster into ``out``; resumable, cached, never stopped by one
     bad submission. Raises BatchError only when the batch cannot start."""
     options = options or BatchOptions()
-    progress = progress or NullProgress()
-    if options.rerun_mode not in RERUN_MODES:
-        raise BatchError(f"--rerun {options.rerun_mode!r}: use one of {', '.join(RERUN_MODES)}")
-    out = out.resolve()
+    try:
+        settings = RunSettings(rerun=RerunMode.parse(options.rerun_mode), hidden=True)
+    except ValueError as exc:
+        raise BatchError(f"--rerun: {exc}") from None
     started = time.perf_counter()
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
-    summary = BatchSummary(out, run_id)
+    out = out.resolve()
     with _out_lock(out):
+        run = _BatchRun(spec, spec_file, roster, out, options, settings, progress)
+        run.grade_all()
+        if options.overview:
+            run.summary.overview = _overview(out, spec, spec_file, run.summary.warnings)
+    run.summary.seconds = time.perf_counter() - started
+    return run.summary
+
+
+class _BatchRun:
+    """One run of ``run_batch`` inside the OUT lock: probe every unit, serve current ones
+    from the cache, grade the rest on the executor, persist each as it finishes."""
+
+    def __init__(
+        self, spec: AssignmentSpec, spec_file: Path, roster: Roster, out: Path,
+        options: BatchOptions, settings: RunSettings, progress: ProgressSink | None,
+    ) -> None:  # fmt: skip
+        self.spec, self.roster, self.out, self.options = spec, roster, out, options
+        self.settings = settings
+        self.progress = progress or NullProgress()
+        run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
+        self.summary = BatchSummary(out, run_id)
         spec_bytes = spec_file.read_bytes()
-        digest = spec_hash(spec, spec_bytes)
-        units = build_units(roster, spec)
-        summary.units, summary.students = len(units), len(roster.entries)
-        manifest = _new_manifest(spec, spec_file, digest, roster, units, options, run_id, out)
-        store.write_manifest(out, manifest)
-        book = _Gradebook(
-            options.gradebook or f"sqlite:///{out / 'gradebook.sqlite'}", run_id, summary.warnings
+        self.digest = spec_hash(spec, spec_bytes)
+        self.units = build_units(roster, spec)
+        self.by_id = {u.id: u for u in self.units}
+        self.summary.units, self.summary.students = len(self.units), len(roster.entries)
+        self.manifest = _new_manifest(
+            spec, spec_file, self.digest, roster, self.units, options, run_id, out
         )
-        book.setup(spec, digest, roster)
-        _roster_files(out, roster, summary.warnings)
+        store.write_manifest(out, self.manifest)
+        self.book = GradebookSink(
+            options.gradebook or f"sqlite:///{out / 'gradebook.sqlite'}", run_id,
+            self.summary.warnings,
+        )  # fmt: skip
+        self.book.setup(spec, self.digest, roster)
+        _roster_files(out, roster, self.summary.warnings)
         # a Dask scheduler is reached up front (a wrong address fails fast); the local pool
         # starts with the first unit to grade, so an unchanged regrade starts no process
-        executor: Executor | None = (
+        self.executor: Executor | None = (
             None if options.executor == "local" else make_executor(options, spec)
         )
-        summary.executor = executor.name if executor else ""
-        payload_base = {
+        self.summary.executor = self.executor.name if self.executor else ""
+        self.payload_base = {
             "spec_text": spec_bytes.decode("utf-8"), "spec_file": str(spec_file),
-            "rerun_mode": options.rerun_mode,
+            "settings": settings.to_dict(),
             "cache_dir": str((options.cache_dir or default_cache_dir()).resolve()),
             "backoff": {"attempts": options.backoff.attempts, "base": options.backoff.base,
                         "cap": options.backoff.cap},
         }  # fmt: skip
-        progress.start(units, len(roster.entries))
+
+    def grade_all(self) -> None:
+        self.progress.start(self.units, len(self.roster.entries))
         probed: queue.Queue[tuple[GradingUnit, Probe]] = queue.Queue()
-        threads = ThreadPoolExecutor(max(1, options.probe_threads), thread_name_prefix="probe")
-        for unit in units:
-            threads.submit(lambda u=unit: probed.put((u, _safe_probe(u, options.backoff))))
-        waiting, by_id = len(units), {u.id: u for u in units}
+        backoff = self.options.backoff
+        threads = ThreadPoolExecutor(max(1, self.options.probe_threads), thread_name_prefix="probe")
+        for unit in self.units:
+            threads.submit(lambda u=unit: probed.put((u, _safe_probe(u, backoff))))
+        waiting = len(self.units)
         try:
-            while waiting or (executor is not None and executor.pending):
-                busy = executor is not None and executor.pending > 0
+            while waiting or (self.executor is not None and self.executor.pending):
+                busy = self.executor is not None and self.executor.pending > 0
                 for unit, found in _drain(probed, 0.0 if busy or not waiting else 0.5):
                     waiting -= 1
-                    key = cache_key(found.fingerprint, digest, options.rerun_mode, unit.to_dict())
-                    manifest["units"][unit.id].update(
-                        key=key, repo_state=found.state, probe_tries=found.tries
-                    )
-                    progress.probed(unit, found)
-                    marker = None if options.force else store.is_done(out, unit, key)
-                    if marker is not None:
-                        _cached(unit, marker, manifest, summary, progress)
-                        continue
-                    if executor is None:
-                        executor = make_executor(options, spec)
-                        summary.executor = executor.name
-                    executor.submit(
-                        {**payload_base, "unit": unit.to_dict(), "key": key,
-                         "work_dir": str(out / unit.id), "attempt_id": uuid.uuid4().hex[:8]}
-                    )  # fmt: skip
-                    progress.submitted(unit)
-                if executor is None:
+                    self._probed(unit, found)
+                if self.executor is None:
                     continue
-                for payload, answer in executor.poll(0.01 if waiting else 0.5):
-                    unit = by_id[payload["unit"]["id"]]
-                    _finish(spec, unit, payload, answer, out, manifest, summary, book, progress)
-                    store.write_manifest(out, manifest)
+                for payload, answer in self.executor.poll(0.01 if waiting else 0.5):
+                    self._finish(payload, answer)
+                    store.write_manifest(self.out, self.manifest)
         except BaseException as exc:  # Ctrl-C, or OUT became unwritable: stop, keep what is done
-            manifest["stopped"] = {"at": _now(), "why": f"{type(exc).__name__}: {exc}"}
+            self.manifest["stopped"] = {"at": now_iso(), "why": f"{type(exc).__name__}: {exc}"}
             with contextlib.suppress(OSError):
-                store.write_manifest(out, manifest)
+                store.write_manifest(self.out, self.manifest)
             threads.shutdown(wait=False, cancel_futures=True)
-            if executor is not None:
-                executor.close(cancel=True)
-            progress.stop()
+            if self.executor is not None:
+                self.executor.close(cancel=True)
+            self.progress.stop()
             raise
         threads.shutdown(wait=True)
-        if executor is not None:
-            executor.close()
-        manifest["finished_at"] = _now()
-        store.write_manifest(out, manifest)
-        progress.stop()
-        if options.overview:
-            summary.overview = _overview(out, spec, spec_file, summary.warnings)
-    summary.seconds = time.perf_counter() - started
-    return summary
+        if self.executor is not None:
+            self.executor.close()
+        self.manifest["finished_at"] = now_iso()
+        store.write_manifest(self.out, self.manifest)
+        self.progress.stop()
+
+    def _probed(self, unit: GradingUnit, found: Probe) -> None:
+        """A unit whose repository state is known: from the cache, or to the executor."""
+        key = cache_key(found.fingerprint, self.digest, self.settings, unit.to_dict())
+        self.manifest["units"][unit.id].update(
+            key=key, repo_state=found.state, probe_tries=found.tries
+        )
+        self.progress.probed(unit, found)
+        marker = None if self.options.force else store.is_done(self.out, unit, key)
+        if marker is not None:
+            self._cached(unit, marker)
+            return
+        if self.executor is None:
+            self.executor = make_executor(self.options, self.spec)
+            self.summary.executor = self.executor.name
+        self.executor.submit(
+            {**self.payload_base, "unit": unit.to_dict(), "key": key,
+             "work_dir": str(self.out / unit.id), "attempt_id": uuid.uuid4().hex[:8]}
+        )  # fmt: skip
+        self.progress.submitted(unit)
+
+    def _cached(self, unit: GradingUnit, marker: dict) -> None:
+        outcome = str(marker.get("outcome", "error"))
+        self.summary.cached += 1
+        self.summary.outcomes[outcome] = self.summary.outcomes.get(outcome, 0) + len(unit.members)
+        self.manifest["units"][unit.id].update(
+            status="done", cached=True, outcome=outcome, commit=marker.get("commit"),
+            score=marker.get("score"), graded_at=marker.get("graded_at"),
+            run_id=marker.get("run_id"),
+        )  # fmt: skip
+        self.progress.finished(unit, outcome, cached=True)
+
+    def _finish(self, payload: dict, answer: Any) -> None:
+        """Persist one graded unit: its members' files, the gradebook, then the done markers."""
+        unit = self.by_id[payload["unit"]["id"]]
+        summary = self.summary
+        key = payload["key"]
+        if isinstance(answer, BaseException):  # the job died, not the submission: never cached
+            result = _failed_result(
+                self.spec, unit, f"the grading job failed ({type(answer).__name__}: {answer}); "
+                "run the batch again to retry this unit",
+            )  # fmt: skip
+            extra: dict[str, Any] = {}
+            key = None
+        else:
+            result = SubmissionResult.from_dict(answer["result"])
+            extra = {"seconds": answer["seconds"], "tries": answer["tries"], "host": answer["host"]}
+            summary.unit_seconds.append(answer["seconds"])
+        from grader.report import render_report  # the report layer renders; results stay data
+
+        store.persist_unit(
+            self.out, unit, result, key, lambda r: render_report(r, self.spec), self.book.record,
+            {**extra, "run_id": summary.run_id},
+        )  # fmt: skip
+        outcome = store.outcome_of(result)
+        summary.graded += 1
+        summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + len(unit.members)
+        if result.error:
+            summary.errors.append((unit.label, result.error))
+        self.manifest["units"][unit.id].update(
+            status="done", cached=False, outcome=outcome, commit=result.commit,
+            score=result.score, graded_at=result.graded_at, run_id=summary.run_id, **extra,
+        )  # fmt: skip
+        self.progress.finished(unit, outcome, cached=False)
 
 
 def _roster_files(out: Path, roster: Roster, warnings: list[str]) -> None:
     """``students.json`` (names and teams for the overview), and a word about results in
     OUT of students who are no longer on the roster."""
     students = {e.neptun: e.to_dict() for e in roster.entries}
-    store.atomic_write(out / "students.json", json.dumps(students, indent=2, ensure_ascii=False))
+    atomic_write(out / "students.json", json.dumps(students, indent=2, ensure_ascii=False))
     strays = sorted(
         p.parent.name for p in out.glob("*/result.json") if p.parent.name not in students
     )
@@ -307,54 +330,6 @@ def _drain(
     return found
 
 
-def _cached(
-    unit: GradingUnit, marker: dict, manifest: dict, summary: BatchSummary, progress: ProgressSink
-) -> None:
-    outcome = str(marker.get("outcome", "error"))
-    summary.cached += 1
-    summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + len(unit.members)
-    manifest["units"][unit.id].update(
-        status="done", cached=True, outcome=outcome, commit=marker.get("commit"),
-        score=marker.get("score"), graded_at=marker.get("graded_at"), run_id=marker.get("run_id"),
-    )  # fmt: skip
-    progress.finished(unit, outcome, cached=True)
-
-
-def _finish(
-    spec: AssignmentSpec, unit: GradingUnit, payload: dict, answer: Any, out: Path,
-    manifest: dict, summary: BatchSummary, book: _Gradebook, progress: ProgressSink,
-) -> None:  # fmt: skip
-    """Persist one graded unit: its members' files, the gradebook, then the done markers."""
-    key = payload["key"]
-    if isinstance(answer, BaseException):  # the job died, not the submission: never cached
-        result = _failed_result(
-            spec, unit, f"the grading job failed ({type(answer).__name__}: {answer}); "
-            "run the batch again to retry this unit",
-        )  # fmt: skip
-        extra: dict[str, Any] = {}
-        key = None
-    else:
-        result = SubmissionResult.from_dict(answer["result"])
-        extra = {"seconds": answer["seconds"], "tries": answer["tries"], "host": answer["host"]}
-        summary.unit_seconds.append(answer["seconds"])
-    from grader.report import render_report  # the report layer renders; results stay data
-
-    store.persist_unit(
-        out, unit, result, key, lambda r: render_report(r, spec), book.record,
-        {**extra, "run_id": summary.run_id},
-    )  # fmt: skip
-    outcome = store.outcome_of(result)
-    summary.graded += 1
-    summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + len(unit.members)
-    if result.error:
-        summary.errors.append((unit.label, result.error))
-    manifest["units"][unit.id].update(
-        status="done", cached=False, outcome=outcome, commit=result.commit, score=result.score,
-        graded_at=result.graded_at, run_id=summary.run_id, **extra,
-    )  # fmt: skip
-    progress.finished(unit, outcome, cached=False)
-
-
 def _new_manifest(
     spec: AssignmentSpec, spec_file: Path, digest: str, roster: Roster,
     units: list[GradingUnit], options: BatchOptions, run_id: str, out: Path,
@@ -368,12 +343,12 @@ def _new_manifest(
         "roster": {"file": roster.file, "hash": hashlib.sha256(roster_bytes).hexdigest(),
                    "students": len(roster.entries)},
         "grader_version": __version__,
-        "rerun_mode": options.rerun_mode,
+        "rerun_mode": str(options.rerun_mode),
         "executor": options.executor,
         "jobs": options.jobs,
         "run_id": run_id,
         "runs": runs,
-        "started_at": _now(),
+        "started_at": now_iso(),
         "finished_at": None,
         "units": {
             u.id: {"members": u.neptuns, "team": u.team, "repo": u.repo,

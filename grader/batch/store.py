@@ -12,34 +12,15 @@ OUT/students.json          the roster as the overview and the gradebook read it
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from grader.batch.units import GradingUnit
-from grader.results import SubmissionResult, Verdict, write_result
+from grader.results import SubmissionResult, Verdict, atomic_write, write_result
 
 MANIFEST = "batch.json"
 MARKER = "cache.json"
-
-
-def atomic_write(path: Path, text: str, sync: bool = True) -> Path:
-    """Write via a temporary file and rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            if sync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def outcome_of(result: SubmissionResult) -> str:
@@ -108,7 +89,7 @@ def persist_unit(
     for member in results:
         folder = out / member.student
         for stale in folder.glob(".*-*"):  # temporary files of a write killed half-way
-            if stale.name.startswith((".result-", ".result.json-", ".report.html-", f".{MARKER}-")):
+            if stale.name.startswith((".result.json-", ".report.html-", f".{MARKER}-")):
                 stale.unlink(missing_ok=True)
         if unit.team:
             member.team = team_facts(unit)  # who shared the repo, whose folder has the checkout

@@ -21,6 +21,7 @@ from grader import pipeline
 from grader.batch.cache import Backoff, is_transient, retry
 from grader.batch.units import GradingUnit
 from grader.checks.registry import args_models
+from grader.settings import RunSettings
 from grader.spec import AssignmentSpec, parse_spec_text
 
 _SPECS: dict[str, AssignmentSpec] = {}
@@ -49,7 +50,7 @@ def grade_payload(payload: dict[str, Any]) -> dict[str, Any]:
             Path(payload["work_dir"]),
             cache_dir=Path(payload["cache_dir"]),
             deadline=unit.deadline,
-            rerun=payload["rerun_mode"],
+            settings=RunSettings.from_dict(payload["settings"]),
         )
 
     result, tries = retry(attempt, lambda r: bool(r.error) and is_transient(r.error), backoff)

@@ -1,24 +1,22 @@
-"""The check contract: a small class with an ``id``, an ``Args`` model and ``run``."""
+"""The check contract: a small class with a ``title``, an ``Args`` model and ``run``, and the
+``CheckContext`` it runs in. Its registry key (``grader.checks.registry``) is its type name."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from wcmatch import glob as wglob
 
 from grader.results import CheckOutcome, CheckResult, PinInfo
+from grader.settings import RunSettings
 from grader.spec import AssignmentSpec, CheckSpec
+from grader.tree import matches, submission_files
 
-# never part of a submission's content, whatever the student committed or left around
-IGNORED_DIRS = {
-    ".git", ".grader", "__pycache__", ".ipynb_checkpoints", ".venv", "venv", "node_modules",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".idea", ".vscode",
-}  # fmt: skip
+if TYPE_CHECKING:
+    from grader.sandbox.queue import RunQueue
 
 
 class Args(BaseModel):
@@ -33,7 +31,14 @@ class NoArgs(Args):
 
 @dataclass
 class CheckContext:
-    """Everything a check may look at for one submission at one pinned commit."""
+    """Everything a check may look at for one submission at one pinned commit.
+
+    ``settings`` is what the front door asked for (rerun mode, hidden material); ``cache``
+    is only a cache (anything in it can be recomputed); ``previous`` holds the results of
+    the checks before this one, in spec order (how one check reads another's findings);
+    ``queue`` is the run queue (slots, GPUs) that checks running student code lease from,
+    None for the process-wide default.
+    """
 
     spec: AssignmentSpec
     check: CheckSpec
@@ -46,20 +51,19 @@ class CheckContext:
     pin: PinInfo
     mode: str = "pinned"  # "pinned" or "worktree"
     cache: dict[str, Any] = field(default_factory=dict)  # shared by the checks of a submission
-    previous: list[CheckResult] = field(default_factory=list)  # results of the checks before
+    previous: list[CheckResult] = field(default_factory=list)
+    settings: RunSettings = field(default_factory=RunSettings)
+    queue: RunQueue | None = None
+
+    def previous_result(self, check_id: str) -> CheckResult | None:
+        """The result of the earlier check with this id (its spec ``id`` or type)."""
+        return next((r for r in self.previous if r.id == check_id), None)
 
     def files(self) -> list[str]:
         """Every file of the submission, as POSIX paths relative to the work dir, sorted."""
         key = f"files:{self.workdir}"
         if key not in self.cache:
-            found = []
-            root = str(self.workdir)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-                rel = os.path.relpath(dirpath, root)
-                for name in filenames:
-                    found.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
-            self.cache[key] = sorted(found)
+            self.cache[key] = submission_files(self.workdir)
         return self.cache[key]
 
     def glob(
@@ -70,23 +74,15 @@ class CheckContext:
     ) -> list[str]:
         """Files matching any of the globs and none of ``exclude`` (``**`` crosses folders,
         ``{a,b}`` alternates)."""
-        patterns = [patterns] if isinstance(patterns, str) else patterns
-        flags = wglob.GLOBSTAR | wglob.BRACE | wglob.DOTGLOB
-        if not case_sensitive:
-            flags |= wglob.IGNORECASE
-        return [
-            f for f in self.files()
-            if wglob.globmatch(f, patterns, flags=flags, exclude=exclude or None)
-        ]  # fmt: skip
+        return [f for f in self.files() if matches(f, patterns, case_sensitive, exclude)]
 
     def path(self, relative: str) -> Path:
         return self.workdir / relative
 
 
 class Check:
-    """Subclass, set ``id``/``title``/``Args``, implement ``run``; add one registry line."""
+    """Subclass, set ``title``/``Args``, implement ``run``; add one registry line."""
 
-    id: ClassVar[str]
     title: ClassVar[str]
     Args: ClassVar[type[Args]] = NoArgs
 

@@ -152,7 +152,6 @@ def decide(events: list[Located], item: Item) -> tuple[str, list[Located], str]:
 
 
 class CodeEvidenceCheck(Check):
-    id = "code_evidence"
     title = "Transfer-learning steps in the code"
     Args = CodeEvidenceArgs
 

@@ -140,7 +140,6 @@ def find(pattern: re.Pattern[str], blocks: list[CodeBlock]) -> list[Match]:
 
 
 class CodePatternCheck(Check):
-    id = "code_pattern"
     title = "Code does what is asked"
     Args = CodePatternArgs
 

@@ -160,11 +160,8 @@ def compare_predictions(
 
 
 def _rerun_facts(ctx: CheckContext, key: str) -> tuple[dict[str, Any] | None, Status | None, str]:
-    for result in ctx.previous:
-        if result.id == key:
-            return result.facts, result.status, result.message
-    cached = ctx.cache.get(f"rerun:{key}")
-    return (cached, Status.PASS, "") if cached else (None, None, "")
+    result = ctx.previous_result(key)
+    return (result.facts, result.status, result.message) if result else (None, None, "")
 
 
 def _fmt(value: float | None) -> str:
@@ -234,7 +231,6 @@ def judge_smoke(
 
 
 class CompareCheck(Check):
-    id = "compare"
     title = "Claimed vs rerun vs reference metrics"
     Args = CompareArgs
 

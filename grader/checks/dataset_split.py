@@ -26,6 +26,7 @@ from pydantic import Field, field_validator
 
 from grader.checks.base import Args, Check, CheckContext
 from grader.results import CheckOutcome, Evidence, Status
+from grader.tree import matches
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLIT_NAMES = {
@@ -98,9 +99,6 @@ def allowed_difference(expected: int, tolerance: int | float) -> int:
 
 def layout_items(files: list[str], root_globs: list[str]) -> tuple[str | None, list[ImageItem]]:
     """Images under ``<root>/<split>/<class>/``; of several roots, the one with most images."""
-    from wcmatch import glob as wglob
-
-    flags = wglob.GLOBSTAR | wglob.BRACE | wglob.DOTGLOB | wglob.IGNORECASE
     by_root: dict[str, list[ImageItem]] = {}
     for path in files:
         parts = PurePosixPath(path).parts
@@ -110,7 +108,7 @@ def layout_items(files: list[str], root_globs: list[str]) -> tuple[str | None, l
         if split is None:
             continue
         root = "/".join(parts[:-3])
-        if root and not wglob.globmatch(root, root_globs, flags=flags):
+        if root and not matches(root, root_globs):
             continue
         by_root.setdefault(root, []).append(ImageItem(path, split, parts[-2]))
     if not by_root:
@@ -271,7 +269,6 @@ def _counts(items: list[ImageItem]) -> dict[str, dict[str, int]]:
 
 
 class DatasetSplitCheck(Check):
-    id = "dataset_split"
     title = "Dataset split and leakage"
     Args = DatasetSplitArgs
 

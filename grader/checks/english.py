@@ -72,7 +72,6 @@ class EnglishArgs(Args):
 
 
 class EnglishCheck(Check):
-    id = "english"
     title = "Written in English"
     Args = EnglishArgs
 

@@ -12,7 +12,6 @@ class FilesArgs(Args):
 
 
 class FilesCheck(Check):
-    id = "files"
     title = "Required files"
     Args = FilesArgs
 

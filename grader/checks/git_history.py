@@ -15,7 +15,6 @@ class GitHistoryArgs(Args):
 
 
 class GitHistoryCheck(Check):
-    id = "git_history"
     title = "Git history and dates"
     Args = GitHistoryArgs
 

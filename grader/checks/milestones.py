@@ -203,7 +203,6 @@ def _evidence(judgement: MilestoneJudgement, results: list[CheckResult]) -> list
 
 
 class MilestonesCheck(Check):
-    id = "milestones"
     title = "Milestones met by their deadlines"
     Args = MilestonesArgs
 

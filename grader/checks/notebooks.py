@@ -47,7 +47,6 @@ def inspect_notebook(text: str) -> dict:
 
 
 class NotebooksCheck(Check):
-    id = "notebooks"
     title = "Notebooks with outputs"
     Args = NotebooksArgs
 

@@ -153,7 +153,6 @@ def judge_pdf(
 
 
 class PdfReportCheck(Check):
-    id = "pdf_report"
     title = "PDF report"
     Args = PdfReportArgs
 

@@ -163,7 +163,6 @@ def _band(error: float, args: PredictionsArgs) -> float:
 
 
 class PredictionsCheck(Check):
-    id = "predictions"
     title = "Predictions for the required dates"
     Args = PredictionsArgs
 

@@ -1,10 +1,10 @@
 """`rerun`: rerun what the student says trains and evaluates the model, in the sandbox.
 
-Its args ARE the spec's rerun config. The mode (none | smoke | full) comes from
-``ctx.cache["rerun_mode"]`` when a front door sets it (``--rerun``), else from ``mode``.
-Smoke mode adds the spec's ``smoke`` settings (environment and arguments that cap
-epochs/steps); full mode runs the commands as submitted. A full run that requires a GPU
-falls back to smoke settings on a machine without one, and says so.
+Its args ARE the spec's rerun config. The mode (none | smoke | full) is the run's
+``ctx.settings.rerun``, set by the front door (``--rerun``; ``grade`` and ``check`` default to
+none, ``batch`` to smoke). Smoke mode adds the spec's ``smoke`` settings (environment and
+arguments that cap epochs/steps); full mode runs the commands as submitted. A full run that
+requires a GPU falls back to smoke settings on a machine without one, and says so.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from grader.results import CheckOutcome, EnvironmentFailure, Evidence, Status
 from grader.sandbox.base import Limits, SandboxError
 from grader.sandbox.queue import RunQueue
 from grader.sandbox.session import RerunPlan, RerunRecord, run_plan
+from grader.settings import RerunMode
 
-MODES = ("none", "smoke", "full")
 _QUEUE: RunQueue | None = None
 
 
@@ -45,7 +45,6 @@ class RerunArgs(Args):
     )
     notebooks: list[str] = Field(default_factory=list, description="globs of notebooks to execute")
     discover: bool = Field(False, description="find train.py/main.py/a Makefile/notebooks")
-    mode: Literal["none", "smoke", "full"] = "smoke"
     timeout: float = Field(1800.0, gt=0, description="wall seconds per command (full mode)")
     gpu: Literal["optional", "required", "none"] = "optional"
     smoke: SmokeArgs = SmokeArgs()
@@ -94,8 +93,8 @@ def discover(ctx: CheckContext) -> tuple[list[str], list[str]]:
 
 def _queue(ctx: CheckContext) -> RunQueue:
     global _QUEUE
-    if "rerun_queue" in ctx.cache:
-        return ctx.cache["rerun_queue"]
+    if ctx.queue is not None:
+        return ctx.queue
     if _QUEUE is None:
         slots = os.environ.get("GRADER_RERUN_SLOTS", "")
         _QUEUE = RunQueue(
@@ -105,8 +104,6 @@ def _queue(ctx: CheckContext) -> RunQueue:
 
 
 def out_dir_for(ctx: CheckContext) -> Path:
-    if ctx.cache.get("rerun_dir"):
-        return Path(ctx.cache["rerun_dir"]) / ctx.check.key
     if ctx.mode == "worktree":
         return ctx.workdir / ".grader" / "rerun" / ctx.check.key
     return ctx.workdir.parent / "rerun" / ctx.check.key
@@ -137,22 +134,21 @@ def rerun_history(record: RerunRecord) -> dict:
 
 
 class RerunCheck(Check):
-    id = "rerun"
     title = "Rerun of the training"
     Args = RerunArgs
 
     def run(self, ctx: CheckContext, args: RerunArgs) -> CheckOutcome:
-        mode = str(ctx.cache.get("rerun_mode") or args.mode)
-        if mode not in MODES:
-            return CheckOutcome(
-                Status.ERROR, f"unknown rerun mode {mode!r}; use none, smoke or full"
-            )
-        if mode == "none":
+        mode = ctx.settings.rerun
+        if mode == RerunMode.NONE:
             return CheckOutcome(Status.SKIPPED, "rerun disabled for this run (--rerun none)")
         notes: list[str] = []
         queue = _queue(ctx)
-        if mode == "full" and args.gpu == "required" and not (queue.gpus or queue.gpu_problem):
-            mode = "smoke"
+        if (
+            mode == RerunMode.FULL
+            and args.gpu == "required"
+            and not (queue.gpus or queue.gpu_problem)
+        ):
+            mode = RerunMode.SMOKE
             notes.append("no GPU on this machine: ran the CPU fallback with smoke settings")
         commands, notebooks = (
             list(args.commands),
@@ -170,7 +166,7 @@ class RerunCheck(Check):
             )
         env = dict(args.env)
         timeout = args.timeout
-        if mode == "smoke":
+        if mode == RerunMode.SMOKE:
             env.update(args.smoke.env)
             if args.smoke.commands:
                 commands = list(args.smoke.commands)
@@ -182,7 +178,7 @@ class RerunCheck(Check):
             file_size_mb=args.file_size_mb, tmp_mb=args.tmp_mb,
         )  # fmt: skip
         plan = RerunPlan(
-            commands=commands, notebooks=notebooks, mode=mode, limits=limits, gpu=args.gpu,
+            commands=commands, notebooks=notebooks, mode=mode.value, limits=limits, gpu=args.gpu,
             network=args.network, env=env, python=args.python, requirements=args.requirements,
             caches=args.caches, data_dir=args.data_dir, artifacts=args.artifacts,
             cell_timeout=args.cell_timeout, student_mode=ctx.mode, find_links=args.find_links,
@@ -198,7 +194,7 @@ class RerunCheck(Check):
         self,
         ctx: CheckContext,
         record: RerunRecord,
-        mode: str,
+        mode: RerunMode,
         commands: list[str],
         notebooks: list[str],
         notes: list[str],
@@ -241,7 +237,7 @@ class RerunCheck(Check):
             device = f"the CPU (ran on CPU because {record.device['cpu_reason']})"
         warnings = sorted(set(warnings) | set(record.device_warnings))
         facts = {
-            "mode": mode,
+            "mode": mode.value,
             "device": record.device,
             "sandbox": record.sandbox,
             "isolated": record.isolated,
@@ -267,9 +263,7 @@ class RerunCheck(Check):
             "cpu_reason": record.device.get("cpu_reason", ""),
             "self_test": _self_test_facts(record),
         }
-        ctx.cache["rerun"] = facts
-        ctx.cache[f"rerun:{ctx.check.key}"] = facts
-        where = f"in {mode} mode on {device} ({record.sandbox})"
+        where = f"in {mode.value} mode on {device} ({record.sandbox})"
         if not record.ok:
             failed = next((r for r in record.runs if not r.ok), None)
             if failed is not None:

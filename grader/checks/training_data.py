@@ -153,7 +153,6 @@ def _max_date(ctx: CheckContext, args: TrainingDataArgs) -> date:
 
 
 class TrainingDataCheck(Check):
-    id = "training_data"
     title = "Training data, without future dates"
     Args = TrainingDataArgs
 

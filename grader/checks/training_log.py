@@ -35,7 +35,6 @@ def _phase_facts(history: TrainingHistory) -> list[dict]:
 
 
 class TrainingLogCheck(Check):
-    id = "training_log"
     title = "Training log"
     Args = TrainingLogArgs
 

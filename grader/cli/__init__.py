@@ -31,7 +31,7 @@ def _root(
 
 
 # each module adds its commands to `app`; a new command group is one more name here
-from grader.cli import batch, core, doctor, gradebook, overview  # noqa: E402,F401
+from grader.cli import batch, core, doctor, gradebook, gradescope, overview  # noqa: E402,F401
 
 
 def main() -> None:

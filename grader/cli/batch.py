@@ -17,12 +17,12 @@ from grader.batch import (
     RichProgress,
     run_batch,
 )
-from grader.batch.engine import RERUN_MODES
 from grader.cli import app
 from grader.cli.core import SpecArg, load_or_exit
 from grader.cli.output import console, err_console
 from grader.paths import resolve_spec
 from grader.roster import RosterError, load_roster
+from grader.settings import RerunMode
 
 
 @app.command()
@@ -31,7 +31,9 @@ def batch(
     roster: Annotated[Path, typer.Option("--roster", help="roster CSV (see grader.roster)")],
     out: Annotated[Path, typer.Option("--out", help="output folder (resumable)")],
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="parallel local workers")] = 1,
-    rerun: Annotated[str, typer.Option(help="rerun mode: smoke, full or none")] = "smoke",
+    rerun: Annotated[
+        RerunMode, typer.Option(help="rerun student training: smoke (capped), full or none")
+    ] = RerunMode.SMOKE,
     executor: Annotated[
         str, typer.Option(help="'local' (a process pool) or 'dask://HOST:PORT'")
     ] = "local",
@@ -50,9 +52,6 @@ def batch(
     command again), cached (an unchanged class regrades in moments; --force regrades).
     Exit 0 when every unit was graded (whatever the scores), 1 when some could not be."""
     spec = load_or_exit(spec_ref)
-    if rerun not in RERUN_MODES:
-        err_console.print(f"[red]error[/] --rerun: use one of {', '.join(RERUN_MODES)}")
-        raise typer.Exit(2)
     try:
         class_roster = load_roster(roster, spec, org=org)
     except RosterError as exc:

@@ -16,10 +16,12 @@ from grader.cli import app
 from grader.cli.output import console, err_console, print_result
 from grader.paths import bundled_specs, data_dir
 from grader.results import SubmissionResult
+from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec, SpecError, parse_local_datetime
 
 RerunOpt = Annotated[
-    str, typer.Option("--rerun", help="rerun student training: none, smoke or full")
+    RerunMode,
+    typer.Option("--rerun", help="rerun student training: none, smoke (capped) or full"),
 ]
 SpecArg = Annotated[
     str, typer.Argument(help="spec file or bundled assignment id (see `grader list`)")
@@ -69,12 +71,6 @@ def validate(specs: Annotated[list[str], typer.Argument(help="spec files or bund
     raise typer.Exit(1 if failed else 0)
 
 
-def check_rerun(value: str) -> None:
-    if value not in pipeline.RERUN_MODES:
-        err_console.print(f"[red]error[/] --rerun: one of {', '.join(pipeline.RERUN_MODES)}")
-        raise typer.Exit(2)
-
-
 def _parse_deadline(value: str | None, spec: AssignmentSpec) -> datetime | None:
     if value is None:
         return None
@@ -95,10 +91,9 @@ def grade(
         str | None, typer.Option(help="override the deadline (ISO, local time)")
     ] = None,
     cache: Annotated[Path | None, typer.Option(help="mirror cache folder")] = None,
-    rerun: RerunOpt = "none",
+    rerun: RerunOpt = RerunMode.NONE,
 ) -> None:
     """Grade one submission pinned at the deadline (instructor)."""
-    check_rerun(rerun)
     spec = load_or_exit(spec_ref)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", student) or student.strip(".") == "":
         err_console.print("[red]error[/] --student: use letters, digits, '_', '-' or '.' only")
@@ -107,7 +102,7 @@ def grade(
     out_dir = out / student
     result = pipeline.grade(
         spec, repo, student, out_dir, cache_dir=cache,
-        deadline=_parse_deadline(deadline, spec), rerun=rerun,
+        deadline=_parse_deadline(deadline, spec), settings=RunSettings(rerun=rerun, hidden=True),
     )  # fmt: skip
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
@@ -139,7 +134,7 @@ def _append(path: str | None, text: str) -> bool:
 
 def emit_github(result: SubmissionResult, path: Path, report_dir: Path) -> None:
     """Annotations on stdout; summary and outputs into the files GitHub Actions reads."""
-    from grader.formats import github
+    from grader.exports import github
 
     workspace = os.environ.get("GITHUB_WORKSPACE")
     prefix = ""
@@ -166,7 +161,7 @@ def check(
     fail_on: Annotated[
         str, typer.Option(help="exit 1 when: required (a required check fails), any, never")
     ] = "required",
-    rerun: RerunOpt = "none",
+    rerun: RerunOpt = RerunMode.NONE,
 ) -> None:
     """Self-check a working tree, uncommitted work included (exit 0: required checks pass)."""
     if output_format not in FORMATS:
@@ -175,7 +170,6 @@ def check(
     if fail_on not in ("required", "any", "never"):
         err_console.print("[red]error[/] --fail-on: one of required, any, never")
         raise typer.Exit(2)
-    check_rerun(rerun)
     spec = load_or_exit(spec_ref)
     if not path.is_dir():
         err_console.print(f"[red]error[/] {escape(str(path))}: not a folder")

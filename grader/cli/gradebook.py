@@ -1,12 +1,9 @@
-"""`grader gradebook show | history | override | export | sync | verify` and
-`grader gradescope` (run as a Gradescope autograder)."""
+"""`grader gradebook show | history | override | export | sync | verify`."""
 
 from __future__ import annotations
 
 import getpass
-import json
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,15 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from grader import pipeline
 from grader.cli import app
-from grader.cli.output import console, err_console
+from grader.cli.output import console, err_console, fail
 from grader.exports import canvas_csv, grades_csv, gradescope_json, junit_xml, moodle_csv
 from grader.exports.common import number
 from grader.exports.lms import feedback
 from grader.extras import MissingExtra, require
 from grader.gradebook import GradebookError, GradeRow
-from grader.spec import SpecError
+from grader.gradebook.sync import sync_from_dir, verify_dir
 
 if TYPE_CHECKING:
     from grader.gradebook.store import Gradebook
@@ -48,29 +44,24 @@ FORMATS = ("csv", "moodle", "canvas", "gradescope", "junit")
 STATUS_STYLE = {"graded": "green", "error": "magenta", "missing": "dim", "override": "blue"}
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]error[/] {escape(message)}")
-    return typer.Exit(code)
-
-
 def _open(db: str) -> Gradebook:
     try:
         require("sqlalchemy", "the gradebook")
     except MissingExtra as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     from grader.gradebook.store import Gradebook  # SQLAlchemy loads only when needed
 
     try:
         return Gradebook(db)
     except GradebookError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _current(book: Gradebook, assignment: str) -> list[GradeRow]:
     try:
         return book.current(assignment)
     except GradebookError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @gradebook_app.command("show")
@@ -116,7 +107,7 @@ def history(
     try:
         entries = _open(db).history(student, assignment)
     except GradebookError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     table = Table(title=f"{student.upper()} / {assignment}", title_justify="left")
     for column in ("When", "Kind", "Score", "Commit / who", "Note"):
         table.add_column(column)
@@ -150,7 +141,7 @@ def override(
     try:
         info = book.override(student, assignment, points, reason, who or getpass.getuser())
     except GradebookError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(
         f"[green]ok[/] {escape(student.upper())} / {escape(assignment)}: {number(info.points)} "
         f"points, set by {escape(info.who)} ({escape(info.reason)})"
@@ -176,7 +167,7 @@ def export(
     """Export the effective grades: grades CSV, Moodle or Canvas import CSV, Gradescope
     results.json per submission (OUT/<student>/results.json) or JUnit XML."""
     if output_format not in FORMATS:
-        raise _fail(f"--format {output_format!r}: use one of {', '.join(FORMATS)}")
+        raise fail(f"--format {output_format!r}: use one of {', '.join(FORMATS)}")
     book = _open(db)
     rows = _current(book, assignment)
     info = next(a for a in book.assignments() if a["id"] == assignment)
@@ -213,9 +204,9 @@ def sync(
 ) -> None:
     """Import every OUT_DIR/*/result.json (already recorded results are skipped)."""
     try:
-        report = _open(db).sync_from_dir(out_dir)
+        report = sync_from_dir(_open(db), out_dir)
     except GradebookError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for problem in report.problems:
         err_console.print(f"[yellow]skipped[/] {escape(problem)}")
     console.print(f"imported {report.imported}, already there {report.unchanged}")
@@ -228,60 +219,11 @@ def verify(
 ) -> None:
     """Check that every OUT_DIR/*/result.json is its student's current run."""
     try:
-        problems = _open(db).verify_dir(out_dir)
+        problems = verify_dir(_open(db), out_dir)
     except GradebookError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for problem in problems:
         err_console.print(f"[red]mismatch[/] {escape(problem)}")
     if not problems:
         console.print("[green]ok[/] the gradebook matches the result files")
     raise typer.Exit(1 if problems else 0)
-
-
-def _gradescope_student(metadata: Path) -> str:
-    try:
-        data = json.loads(metadata.read_text(encoding="utf-8"))
-        user = (data.get("users") or [{}])[0]
-        return str(user.get("sid") or user.get("email") or "gradescope").strip() or "gradescope"
-    except (OSError, ValueError, AttributeError, IndexError):
-        return "gradescope"
-
-
-@app.command("gradescope")
-def gradescope(
-    spec_ref: Annotated[str, typer.Argument(help="spec file or bundled assignment id")],
-    submission: Annotated[Path, typer.Option(help="the uploaded submission")] = Path(
-        "/autograder/submission"
-    ),
-    results: Annotated[Path, typer.Option(help="where Gradescope reads results")] = Path(
-        "/autograder/results/results.json"
-    ),
-    metadata: Annotated[Path, typer.Option(help="Gradescope's submission metadata")] = Path(
-        "/autograder/submission_metadata.json"
-    ),
-    visibility: Annotated[str, typer.Option(help="visible, hidden, after_due_date, ...")] = (
-        "visible"
-    ),
-) -> None:
-    """Run as a Gradescope autograder: self-check the submission, write results.json.
-    Call it from the autograder's run_autograder script."""
-    started = time.monotonic()
-    results.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        spec = pipeline.load_assignment(spec_ref)
-    except SpecError as exc:
-        problems = "\n".join(str(p) for p in exc.problems)
-        payload = {"score": 0, "output": f"The autograder's spec is invalid:\n{problems}"}
-        results.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-        raise _fail(f"the spec is invalid; wrote {results}") from None
-    if not submission.is_dir():
-        raise _fail(f"{submission}: not a folder (the Gradescope submission)")
-    result = pipeline.self_check(spec, submission, _gradescope_student(metadata))
-    try:
-        text = gradescope_json(
-            result, visibility=visibility, execution_time=time.monotonic() - started
-        )
-    except ValueError as exc:
-        raise _fail(f"--visibility: {exc}") from None
-    results.write_text(text, encoding="utf-8")
-    console.print(f"score {result.score:g}/{result.max_score:g}; wrote {escape(str(results))}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from grader.results import Status, SubmissionResult
@@ -45,3 +47,9 @@ def print_result(result: SubmissionResult) -> None:
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
     console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error <message>`` (escaped) to stderr; the exit to raise."""
+    err_console.print(f"[red]error[/] {escape(message)}")
+    return typer.Exit(code)

@@ -4,7 +4,8 @@
 - ``moodle_csv(rows, item)``: Moodle gradebook import CSV;
 - ``canvas_csv(rows, assignment_name, canvas_id)``: Canvas gradebook import CSV;
 - ``gradescope_json(result, ...)``: a Gradescope autograder ``results.json``;
-- ``junit_xml(results)``: JUnit XML, one testsuite per submission.
+- ``junit_xml(results)``: JUnit XML, one testsuite per submission;
+- ``github``: GitHub Actions workflow commands (job summary, annotations, step outputs).
 """
 
 from grader.exports.gradescope import gradescope_json, gradescope_results

@@ -12,14 +12,13 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
-from grader.gradebook import queries, sync
+from grader.gradebook import queries
 from grader.gradebook.engine import insert_rows, make_engine, retry_locked
 from grader.gradebook.errors import GradebookError
 from grader.gradebook.models import (
@@ -33,10 +32,12 @@ from grader.gradebook.models import (
     Team,
     TeamMember,
 )
-from grader.gradebook.rows import GradeRow, HistoryEntry, OverrideInfo, SyncReport, result_digest
+from grader.gradebook.rows import GradeRow, HistoryEntry, OverrideInfo, result_digest
 from grader.results import Status, SubmissionResult
 
-_COUNTED = {s: f"n_{s.value}" for s in Status}
+# checks per status in a run's row; "not graded (environment)" counts with the errors
+_COUNTED = {s: f"n_{s.value}" for s in Status if s != Status.ENVIRONMENT}
+_COUNTED[Status.ENVIRONMENT] = "n_error"
 
 
 def _utc(value: str | None) -> datetime | None:
@@ -173,12 +174,10 @@ class Gradebook:
 
         return self._write(action)
 
-    def record(self, result: SubmissionResult, *, team: str | None = None, run_id: str) -> None:
+    def record(self, result: SubmissionResult, *, team: str | None = None, run_id: str) -> int:
         """Store one grading of one unit. A team's run is credited to every member known
-        from the roster. Recording the very same result again changes nothing."""
-        self._record(result, team=team, run_id=run_id)
-
-    def _record(self, result: SubmissionResult, *, team: str | None, run_id: str) -> int:
+        from the roster. Recording the very same result again changes nothing (returns 0;
+        else the number of rows written)."""
         text, digest = result_digest(result)
         counts = {column: 0 for column in _COUNTED.values()}
         for check in result.checks:
@@ -272,11 +271,6 @@ class Gradebook:
         self._write(action)
         return OverrideInfo(float(points), reason.strip(), who.strip(), _iso(created) or "")
 
-    def sync_from_dir(self, out_dir: str | Path, run_id: str = "sync") -> SyncReport:
-        """Import every ``OUT/*/result.json`` (recovery after a crash, or a check that the
-        gradebook matches the files). Results already recorded are left alone."""
-        return sync.sync_from_dir(self, out_dir, run_id)
-
     # ---- reading ------------------------------------------------------------------
     def _require(self, conn: Connection, student: str | None, assignment: str) -> str:
         """The stored student key (a Neptun code matches in any case); raises for an
@@ -345,7 +339,9 @@ class Gradebook:
                 row.commit, row.committed_at = run.commit, run.committed_at
                 row.graded_at, row.run_id = _iso(run.graded_at), run.run_id
                 row.team = run.team or row.team
-                row.counts = {s.value: getattr(run, c) for s, c in _COUNTED.items()}
+                row.counts = {
+                    s.value: getattr(run, c) for s, c in _COUNTED.items() if s != Status.ENVIRONMENT
+                }
                 row.result_json = run.result_json
             if over is not None:
                 row.override = OverrideInfo(
@@ -384,8 +380,3 @@ class Gradebook:
             for o in overrides
         ]  # fmt: skip
         return [entry for _, entry in sorted(entries, key=lambda pair: pair[0])]
-
-    def verify_dir(self, out_dir: str | Path) -> list[str]:
-        """Differences between ``OUT/*/result.json`` and the gradebook's current runs
-        (empty when the gradebook matches the result files)."""
-        return sync.verify_dir(self, out_dir)

@@ -37,7 +37,7 @@ def sync_from_dir(gradebook: Gradebook, out_dir: str | Path, run_id: str = "sync
     """Record every readable result file; files already recorded count as unchanged."""
     report = SyncReport()
     for _path, result in _results(out_dir, report.problems):
-        if gradebook._record(result, team=None, run_id=run_id):
+        if gradebook.record(result, team=None, run_id=run_id):
             report.imported += 1
         else:
             report.unchanged += 1

@@ -151,12 +151,6 @@ class TrainingHistory:
     def empty(self) -> bool:
         return not self.epoch_count and not self.test_metrics
 
-    def metric_names(self) -> list[str]:
-        names: dict[str, None] = {}
-        for record in self.epochs:
-            names.update(dict.fromkeys(record.metrics))
-        return list(names)
-
     def series(self, metric: str) -> list[tuple[int, float]]:
         """``(run_epoch, value)`` pairs, epochs counted 1.. across all phases."""
         return [

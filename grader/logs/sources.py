@@ -14,8 +14,6 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from wcmatch import glob as wglob
-
 from grader.logs.model import (
     KNOWN_METRICS,
     EpochRecord,
@@ -25,6 +23,7 @@ from grader.logs.model import (
     scale_value,
 )
 from grader.logs.parse import history_from_lists, metrics_from_mapping, parse_text
+from grader.tree import matches
 
 DEFAULT_PATTERNS = [
     "**/*.log", "**/*log*.txt", "**/*history*.csv", "**/*log*.csv", "**/metrics.csv",
@@ -40,11 +39,8 @@ def find_training_outputs(
     files: Iterable[str], patterns: list[str] | None = None, case_sensitive: bool = False
 ) -> list[str]:
     """The files (POSIX paths relative to a submission root) that may hold training output."""
-    flags = wglob.GLOBSTAR | wglob.BRACE | wglob.DOTGLOB
-    if not case_sensitive:
-        flags |= wglob.IGNORECASE
     wanted = patterns or DEFAULT_PATTERNS
-    return [f for f in files if wglob.globmatch(f, wanted, flags=flags)]
+    return [f for f in files if matches(f, wanted, case_sensitive)]
 
 
 # ---- CSV ------------------------------------------------------------------------------

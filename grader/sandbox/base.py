@@ -52,6 +52,21 @@ class Limits:
             return self.cpu_s
         return max(1, int(self.wall_s * (os.cpu_count() or 1)) + 1)
 
+    def prlimit_flags(self, address_space: bool, processes: bool) -> list[str]:
+        """``prlimit`` flags for these limits. ``address_space``: bound memory with RLIMIT_AS
+        (not for CUDA, which reserves huge virtual memory, nor under a memory cgroup);
+        ``processes``: RLIMIT_NPROC (only where the run has a uid of its own)."""
+        flags = [f"--cpu={self.effective_cpu_s()}"]
+        if self.memory_mb and address_space:
+            flags.append(f"--as={self.memory_mb * MiB}")
+        if self.processes and processes:
+            flags.append(f"--nproc={self.effective_tasks()}")
+        if self.file_size_mb:
+            flags.append(f"--fsize={self.file_size_mb * MiB}")
+        if self.open_files:
+            flags.append(f"--nofile={self.open_files}")
+        return flags
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -86,13 +101,6 @@ class RunOutput:
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and self.limit_hit is None
-
-    @property
-    def truncated(self) -> bool:
-        return (
-            len(self.stdout.encode()) < self.stdout_bytes
-            or len(self.stderr.encode()) < self.stderr_bytes
-        )
 
     def summary(self) -> str:
         """One sentence a student or instructor reads."""

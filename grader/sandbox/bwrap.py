@@ -23,7 +23,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import stat
 import subprocess
 import tempfile
@@ -35,10 +34,9 @@ from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
 from grader.sandbox.cgroup import Cgroup, unbounded_gpu_words
 from grader.sandbox.cuda import driver_mounts
 from grader.sandbox.gpu import GpuDevice, device_nodes, gpu_env
-from grader.sandbox.gpu_errors import gpu_memory_exhausted
 from grader.sandbox.identity import identity_env, identity_mounts
 from grader.sandbox.layout import layout_args
-from grader.sandbox.process import become_subreaper, reap_orphans, supervise
+from grader.sandbox.process import become_subreaper, reap_orphans, run_output, supervise
 
 WORK_TARGET = "/submission"
 DEFAULT_UID = int(os.environ.get("GRADER_SANDBOX_UID", "61000"))
@@ -116,29 +114,6 @@ def reachable_by(path: Path, uid: int, gid: int) -> bool:
         if not info.st_mode & bit:
             return False
     return True
-
-
-def _limit_reason(
-    returncode: int | None, stderr: str, killed_for: str | None, oom: bool
-) -> str | None:
-    if killed_for:
-        return killed_for
-    if returncode in (0, None):
-        return None
-    if oom:
-        return "memory"
-    code = returncode - 128 if returncode > 128 else -returncode
-    if code == signal.SIGXCPU:
-        return "cpu_time"
-    if code == signal.SIGXFSZ or "File too large" in stderr:
-        return "file_size"
-    if gpu_memory_exhausted(stderr):  # the device's own memory, not the grader's limit
-        return "gpu_memory"
-    if re.search(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", stderr):
-        return "memory"
-    if re.search(r"Resource temporarily unavailable|fork: retry|BlockingIOError", stderr):
-        return "processes"
-    return None
 
 
 class BubblewrapSandbox:
@@ -256,15 +231,7 @@ class BubblewrapSandbox:
             prefix += ["unshare", "--mount", "--propagation", "private", "--"]
         if steps:
             prefix += ["/bin/sh", "-c", " && ".join(steps) + ' && exec "$@"', "sh"]
-        rlimits = [f"--cpu={limits.effective_cpu_s()}"]
-        if limits.memory_mb and not gpus and cgroup is None:
-            rlimits.append(f"--as={limits.memory_mb * 1024 * 1024}")
-        if limits.processes:
-            rlimits.append(f"--nproc={limits.effective_tasks()}")
-        if limits.file_size_mb:
-            rlimits.append(f"--fsize={limits.file_size_mb * 1024 * 1024}")
-        if limits.open_files:
-            rlimits.append(f"--nofile={limits.open_files}")
+        rlimits = limits.prlimit_flags(address_space=not gpus and cgroup is None, processes=True)
         prefix += ["prlimit", *rlimits, "--"]
         if self.root and steps:  # the root-only steps ran; now drop to the slot's uid
             prefix += [
@@ -319,7 +286,6 @@ class BubblewrapSandbox:
             if cgroup is not None:
                 cgroup.remove()
             shutil.rmtree(stage_dir, ignore_errors=True)
-        stderr = done.stderr.text()
         if cgroup is not None:
             memory_bound = cgroup.describe(memory)
         elif memory and not gpus:
@@ -329,23 +295,11 @@ class BubblewrapSandbox:
             warnings.append("GPU run without a memory bound of its own (no writable cgroup)")
         else:
             memory_bound = "none requested"
-        return RunOutput(
-            command=list(command),
-            returncode=done.returncode,
-            stdout=done.stdout.text(),
-            stderr=stderr,
-            wall_s=round(done.wall_s, 3),
-            stdout_bytes=done.stdout.total,
-            stderr_bytes=done.stderr.total,
-            limit_hit=_limit_reason(done.returncode, stderr, done.killed_for, oom),
-            sandbox=self.name,
-            isolated=True,
-            network=network,
-            uid=self.uid,
-            gpus=[d.to_dict() for d in gpus],
-            warnings=warnings,
+        return run_output(
+            command, done, oom=oom, sandbox=self.name, isolated=True, network=network,
+            uid=self.uid, gpus=[d.to_dict() for d in gpus], warnings=warnings,
             memory_bound=memory_bound,
-        )
+        )  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return {"sandbox": self.name, "uid": self.uid, "root": self.root}

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
-from grader.sandbox.bwrap import _limit_reason
 from grader.sandbox.gpu import GpuDevice, gpu_env
 from grader.sandbox.identity import identity_env
-from grader.sandbox.process import supervise
+from grader.sandbox.process import run_output, supervise
 
 GPU_ADVISORY = (
     "GPU isolation is advisory only here: CUDA_VISIBLE_DEVICES names the assigned GPU, but "
@@ -66,43 +65,18 @@ class PlainSandbox:
             warnings.append(GPU_ADVISORY)
         launch = argv
         if shutil.which("prlimit"):  # rlimits without a preexec hook (thread-safe)
-            launch = ["prlimit", *_prlimit_flags(limits, bool(gpus)), "--", *argv]
+            flags = limits.prlimit_flags(address_space=not gpus, processes=False)
+            launch = ["prlimit", *flags, "--", *argv]
         else:
             warnings.append("prlimit (util-linux) is missing: only the wall time is bounded")
         done = supervise(launch, env=full_env, cwd=workdir, limits=limits, stdin=stdin)
-        stderr = done.stderr.text()
-        return RunOutput(
-            command=argv,
-            returncode=done.returncode,
-            stdout=done.stdout.text(),
-            stderr=stderr,
-            wall_s=round(done.wall_s, 3),
-            stdout_bytes=done.stdout.total,
-            stderr_bytes=done.stderr.total,
-            limit_hit=_limit_reason(done.returncode, stderr, done.killed_for, False),
-            sandbox=self.name,
-            isolated=False,
-            network=True,
-            uid=os.getuid(),
-            gpus=[d.to_dict() for d in gpus],
-            warnings=warnings,
-            memory_bound=(
-                f"address-space limit {limits.memory_mb} MiB (RLIMIT_AS)"
-                if limits.memory_mb and not gpus
-                else "none"
-            ),
-        )
+        bounded = limits.memory_mb and not gpus
+        return run_output(
+            argv, done, oom=False, sandbox=self.name, isolated=False, network=True,
+            uid=os.getuid(), gpus=[d.to_dict() for d in gpus], warnings=warnings,
+            memory_bound=f"address-space limit {limits.memory_mb} MiB (RLIMIT_AS)"
+            if bounded else "none",
+        )  # fmt: skip
 
     def describe(self) -> dict[str, Any]:
         return {"sandbox": self.name, "uid": os.getuid(), "root": os.geteuid() == 0}
-
-
-def _prlimit_flags(limits: Limits, gpu: bool) -> list[str]:
-    flags = [f"--cpu={limits.effective_cpu_s()}"]
-    if limits.memory_mb and not gpu:
-        flags.append(f"--as={limits.memory_mb * 1024 * 1024}")
-    if limits.file_size_mb:
-        flags.append(f"--fsize={limits.file_size_mb * 1024 * 1024}")
-    if limits.open_files:
-        flags.append(f"--nofile={limits.open_files}")
-    return flags

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import selectors
 import signal
 import subprocess
@@ -17,8 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from grader.sandbox.base import Limits
+from grader.sandbox.base import Limits, RunOutput
+from grader.sandbox.gpu_errors import gpu_memory_exhausted
 
 
 class CappedBuffer:
@@ -237,3 +240,53 @@ def processes_of_uid(uid: int, zombies: bool = False) -> list[tuple[int, str]]:
         if fields.get("Uid", "").split("\t")[0] == str(uid) and zombie == zombies:
             found.append((int(entry.name), fields.get("Name", "?").strip()))
     return found
+
+
+def limit_reason(
+    returncode: int | None, stderr: str, killed_for: str | None, oom: bool
+) -> str | None:
+    """Which limit stopped a run (a key of ``LIMIT_WORDS``), from what we know of its end:
+    our own kill, a cgroup OOM kill, the signal, or the words the runtime printed."""
+    if killed_for:
+        return killed_for
+    if returncode in (0, None):
+        return None
+    if oom:
+        return "memory"
+    code = returncode - 128 if returncode > 128 else -returncode
+    if code == signal.SIGXCPU:
+        return "cpu_time"
+    if code == signal.SIGXFSZ or "File too large" in stderr:
+        return "file_size"
+    if gpu_memory_exhausted(stderr):  # the device's own memory, not the grader's limit
+        return "gpu_memory"
+    if re.search(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", stderr):
+        return "memory"
+    if re.search(r"Resource temporarily unavailable|fork: retry|BlockingIOError", stderr):
+        return "processes"
+    return None
+
+
+def run_output(
+    command: list[str],
+    done: Supervised,
+    *,
+    oom: bool,
+    sandbox: str,
+    isolated: bool,
+    network: bool,
+    uid: int | None,
+    gpus: list[dict[str, Any]],
+    warnings: list[str],
+    memory_bound: str,
+) -> RunOutput:
+    """The plain-data record of one supervised run (what every sandbox returns)."""
+    stderr = done.stderr.text()
+    return RunOutput(
+        command=list(command), returncode=done.returncode, stdout=done.stdout.text(),
+        stderr=stderr, wall_s=round(done.wall_s, 3), stdout_bytes=done.stdout.total,
+        stderr_bytes=done.stderr.total,
+        limit_hit=limit_reason(done.returncode, stderr, done.killed_for, oom),
+        sandbox=sandbox, isolated=isolated, network=network, uid=uid, gpus=gpus,
+        warnings=warnings, memory_bound=memory_bound,
+    )  # fmt: skip

@@ -11,9 +11,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from wcmatch import glob as wglob
+from grader.tree import NEVER_COPIED, matches
 
-SKIP = shutil.ignore_patterns(".git", ".grader", "__pycache__", ".ipynb_checkpoints")
+SKIP = shutil.ignore_patterns(*NEVER_COPIED)
 
 
 def sandbox_base() -> Path:
@@ -83,7 +83,6 @@ def collect_artifacts(
     ``before`` (from ``file_states`` before the run) only those the run created or changed.
     Returns the relative paths copied.
     """
-    flags = wglob.GLOBSTAR | wglob.BRACE | wglob.DOTGLOB | wglob.IGNORECASE
     copied: list[str] = []
     budget = max_bytes
     for dirpath, dirnames, filenames in os.walk(work):
@@ -91,7 +90,7 @@ def collect_artifacts(
         for name in sorted(filenames):
             path = Path(dirpath, name)
             rel = path.relative_to(work).as_posix()
-            if not wglob.globmatch(rel, patterns, flags=flags) or path.is_symlink():
+            if not matches(rel, patterns) or path.is_symlink():
                 continue
             info = path.stat()
             size = info.st_size

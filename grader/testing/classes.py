@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from grader.testing import git, git_save, make_bare
+from grader.testing.repos import git, git_save, make_bare
 
 ON_TIME = "2020-10-25T18:00:00+02:00"
 EARLY = "2020-10-20T12:00:00+02:00"

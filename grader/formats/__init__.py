@@ -1,1 +1,0 @@
-"""Output formats for a result: GitHub Actions (summary, annotations), JUnit."""
