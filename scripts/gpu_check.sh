@@ -27,8 +27,7 @@ DEADLINE=$((T0 + ${GPU_CHECK_SECONDS:-170}))
 budget() { local left=$((DEADLINE - $(date +%s) - 5)); [ "$left" -lt "$1" ] && echo $((left > 1 ? left : 1)) || echo "$1"; }
 
 if [ -n "${BWRAP:-}" ]; then export PATH="$(dirname "$BWRAP"):$PATH"; fi
-RERUN_PY=${RERUN_PY:-$(command -v python3)}
-RERUN_PY=$(readlink -f "$RERUN_PY" 2>/dev/null || echo "$RERUN_PY")
+RERUN_PY=${RERUN_PY:-$(command -v python3)}  # NOT resolved: a venv's python must keep its path
 G=${GRADER_PY:-}
 if [ -z "$G" ]; then
   for cand in "$REPO/.venv/bin/python" "$(command -v python3)"; do
@@ -78,6 +77,7 @@ from grader.sandbox.rerun_device import check_device
 inv = gpu_inventory()
 print("devices:", [(d.label, d.uuid, d.minor) for d in inv.devices], "problems:", inv.problems)
 if not inv.devices:
+    open("/var/tmp/grader-gpu-check/summary.txt", "a").write(f"self-test: no GPU the grader can schedule {inv.problems}\n")
     sys.exit("no GPU the grader can schedule")
 py = resolve_interpreter(sys.argv[1])
 sandbox = choose_sandbox("pinned")
@@ -160,7 +160,7 @@ with q.lease("required") as l: time.sleep(3); print("lease", l.gpus[0].label, "u
 done
 wait
 cat "$W/queue.txt"
-note "queue: $(grep -c lease "$W/queue.txt") leases on $N GPU(s); waits: $(grep -o 'waited [0-9.]* s' "$W/queue.txt" | tr '\n' ' ')"
+note "queue: $(grep -c '^lease ' "$W/queue.txt") of $((N + 1)) leases granted on $N GPU(s); waits: $(grep -o 'waited [0-9.]* s' "$W/queue.txt" | tr '\n' ' ')$(grep -ho '[A-Za-z]*Error: .*' "$W/queue.txt" | sort -u | head -2)"
 
 echo "== experiment (not used by the grader): does CUDA work under RLIMIT_DATA=16 GiB (a GPU memory bound without cgroups)?"
 timeout "$(budget 30)" prlimit --data=$((16 << 30)) "$RERUN_PY" -c 'import torch; x = torch.randn(4096, 4096, device="cuda"); print("RLIMIT_DATA 16 GiB: CUDA ok", (x @ x).norm().item() > 0)' 2>&1 | tail -2 | tee -a "$SUMMARY"

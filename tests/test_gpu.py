@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -209,6 +210,18 @@ def test_slurm_with_constrained_devices_keeps_what_the_job_sees(sim):
 
 
 # ---- device nodes -------------------------------------------------------------------------
+def test_a_container_showing_a_later_gpu_as_gpu_0(tmp_path, monkeypatch):
+    """No /proc/driver/nvidia/gpus inside the container and only /dev/nvidia3: the minor
+    is not the index."""
+    machine = NvidiaSim(tmp_path / "host", monkeypatch)
+    machine.add_gpu(0, UUID0)
+    (machine.dev / "nvidia0").rename(machine.dev / "nvidia3")
+    shutil.rmtree(machine.proc / "gpus")
+    device = detect_gpus()[0]
+    assert device.minor == 3
+    assert [p.name for p in device_nodes(device)][0] == "nvidia3"
+
+
 def test_device_nodes_are_only_the_assigned_ones_and_no_modeset(sim):
     (sim.dev / "nvidia-modeset").write_text("display only")
     names = [p.name for p in device_nodes(detect_gpus()[1])]

@@ -14,6 +14,7 @@ assigned device nodes.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
 import re
 import shutil
@@ -97,7 +98,7 @@ def parse_rows(text: str) -> tuple[list[GpuDevice], list[str], list[str]]:
             memory_mb=memory,
             uuid=cells[4],
             pci_bus_id=bus,
-            minor=int(cells[0]) if minor is None else minor,
+            minor=minor,  # None: /proc/driver/nvidia does not say (see _assign_minors)
             compute_mode=cells[7] if len(cells) > 7 else "",
         )
         if len(cells) > 6 and cells[6].lower() == "enabled":
@@ -108,7 +109,28 @@ def parse_rows(text: str) -> tuple[list[GpuDevice], list[str], list[str]]:
 
 def parse_query(text: str) -> list[GpuDevice]:
     """The healthy devices of a ``--query-gpu`` listing (see ``parse_rows``)."""
-    return parse_rows(text)[0]
+    return _assign_minors(parse_rows(text)[0])
+
+
+def _assign_minors(devices: list[GpuDevice]) -> list[GpuDevice]:
+    """Device minors /proc/driver/nvidia did not give: the index, as on most hosts; but a
+    container that shows GPU 3 of its host as nvidia-smi's GPU 0 has only /dev/nvidia3, so
+    when the index nodes do not exist and there are exactly as many nodes as GPUs, they are
+    paired in order."""
+    unknown = [d for d in devices if d.minor is None]
+    if not unknown:
+        return devices
+    root = dev_root()
+    nodes = sorted(int(p.name[6:]) for p in root.glob("nvidia[0-9]*") if p.name[6:].isdigit())
+    paired = dict(zip(sorted(d.index for d in devices), nodes, strict=False))
+    by_index = all((root / f"nvidia{d.index}").exists() for d in unknown)
+    use_pairs = not by_index and len(nodes) == len(devices)
+    return [
+        d
+        if d.minor is not None
+        else dataclasses.replace(d, minor=paired[d.index] if use_pairs else d.index)
+        for d in devices
+    ]
 
 
 def driver_traces() -> list[str]:
@@ -145,6 +167,7 @@ def gpu_inventory(timeout: float = 20.0) -> GpuInventory:
         return inventory
     inventory.driver_present = True
     devices, problems, mig = parse_rows(out) if status is not None else ([], [], [])
+    devices = _assign_minors(devices)
     inventory.problems += problems
     if status != 0:
         inventory.problems.append(_smi_failure(status, out, err))

@@ -25,6 +25,12 @@ FAULT_TAGS = {
 FAULT_TEXT = ("GPU requires reset", "GPU is lost")  # anywhere: definitive
 KEY_TAGS = {"product_name", "uuid", "total"}  # "Unknown Error" here: the GPU is unreadable
 FOREIGN_MEMORY_SHARE = 0.25  # used memory with no visible process: another container's job
+BUSY = "it is busy"  # the one reason that passes by itself: waiting for the GPU helps
+
+
+def transient(reason: str) -> bool:
+    """Whether a GPU held off for ``reason`` may come back by itself (busy, not broken)."""
+    return reason.startswith(BUSY)
 
 
 def required_nodes(device: GpuDevice) -> list[Path]:
@@ -80,9 +86,9 @@ def parse_state(xml_text: str, device: GpuDevice) -> str | None:
     try:
         gpu = ET.fromstring(xml_text).find("gpu")
     except ET.ParseError:
-        return "nvidia-smi gave unreadable output for it"
+        return None  # nothing definite: the CUDA self-test decides
     if gpu is None:
-        return "nvidia-smi does not list it any more"
+        return None
     mode = (gpu.findtext("compute_mode") or "").strip()
     if mode.lower() == "prohibited":
         return "its compute mode is Prohibited: no CUDA context may be created on it"
@@ -105,28 +111,23 @@ def parse_state(xml_text: str, device: GpuDevice) -> str | None:
         apps.append(f"pid {proc.findtext('pid', '?')} using {proc.findtext('used_memory', '?')}")
     if apps:
         exclusive = " (exclusive-process mode)" if "exclusive" in mode.lower() else ""
-        return f"it is busy{exclusive}: another compute process runs on it ({'; '.join(apps)})"
+        return f"{BUSY}{exclusive}: another compute process runs on it ({'; '.join(apps)})"
     used, total = (
         _mib(gpu.findtext("fb_memory_usage/used")),
         _mib(gpu.findtext("fb_memory_usage/total")),
     )
     if not device.is_mig and used and total and used > FOREIGN_MEMORY_SHARE * total:
         return (
-            f"it is busy: {used} of {total} MiB of its memory are in use by processes this "
+            f"{BUSY}: {used} of {total} MiB of its memory are in use by processes this "
             "grader cannot see (another container or user?)"
         )
     return None
 
 
 def device_state(device: GpuDevice, timeout: float = 20.0) -> str | None:
-    """Why ``device`` cannot take a rerun now (busy, Prohibited, faulty), or None. Asks
-    nvidia-smi about that one GPU; without nvidia-smi nothing can be said (None)."""
-    if shutil.which("nvidia-smi") is None:
-        return None
-    status, out, err = smi(["-q", "-x", "-i", device.parent_uuid or device.uuid], timeout)
-    if status is None:
-        return err or "nvidia-smi does not answer"
-    if status != 0:
-        text = " ".join((err.strip() or out.strip()).split())[:200]
-        return f"nvidia-smi cannot query it (status {status}: {text})"
-    return parse_state(out, device)
+    """Why ``device`` cannot take a rerun now (busy, Prohibited, needing a reset), or None.
+    Asks nvidia-smi about that one GPU. Where nvidia-smi cannot say (missing, failing, a
+    runtime that does not implement the query), nothing definite is known and the CUDA
+    self-test decides: None."""
+    status, out, _ = smi(["-q", "-x", "-i", device.parent_uuid or device.uuid], timeout)
+    return parse_state(out, device) if status == 0 else None

@@ -9,8 +9,9 @@ descriptor), so root and non-root graders share them.
 
 A GPU is checked when it is taken: a busy (another job's process on it), Prohibited or
 faulty GPU is held off for a while (for every process, through a marker file) and another
-one is tried. An optional-GPU rerun then runs on the CPU and says why; a required one waits
-(at most ``GRADER_GPU_WAIT_S``) and then fails as the environment's fault.
+one is tried. When none is left, an optional-GPU rerun runs on the CPU and says why; a
+required one fails as the environment's fault, at once when no GPU is merely busy, else
+after waiting at most ``GRADER_GPU_WAIT_S`` (600 s) for one.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from grader.results import EnvironmentFailure
 from grader.sandbox.base import SandboxError
 from grader.sandbox.bwrap import DEFAULT_UID
 from grader.sandbox.gpu import GpuDevice, gpu_inventory
-from grader.sandbox.gpu_state import device_state
+from grader.sandbox.gpu_state import device_state, transient
 from grader.sandbox.workspace import sandbox_base
 
 SYSTEM_LOCK_DIRS = ("/run/lock", "/var/lock", "/dev/shm")
@@ -250,6 +251,8 @@ class RunQueue:
                         )
                     unusable_since = (unusable_since or time.monotonic()) if all_bad else None
                     waited = time.monotonic() - (unusable_since or time.monotonic())
+                    if want_gpu and all_bad and not any(map(transient, unusable.values())):
+                        raise EnvironmentFailure(f"no GPU can be used: {reasons}", kind="gpu")
                     if want_gpu and unusable_since is not None and waited > self.gpu_wait_s:
                         raise EnvironmentFailure(
                             f"no usable GPU within {self.gpu_wait_s:g} s: {reasons}", kind="gpu"
