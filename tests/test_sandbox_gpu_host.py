@@ -80,6 +80,19 @@ def test_a_gpu_container_with_an_overmounted_proc_still_gets_a_working_sandbox()
     assert found["ok"], found["err"]  # a real run works, with the host's /proc read-only
 
 
+@needs_bwrap
+def test_the_probe_leaves_the_process_no_subreaper():
+    """The old probe ran bwrap alone; probing with the real sandbox must not make a process
+    that only asked (pytest at collection, a self-check) adopt git's orphans for good."""
+    code = (
+        "from grader.sandbox.bwrap import bwrap_problem\n"
+        "from grader.sandbox.probe import _subreaper\n"
+        "print(bwrap_problem(), _subreaper())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.split() == ["None", "False"], done.stderr
+
+
 def test_layout_args():
     assert layout_args("standard") == ["--proc", "/proc", "--dev", "/dev"]
     minimal = layout_args("host-proc-minimal-dev")

@@ -9,6 +9,7 @@ layouts in order and keeps the first that works; the answer is cached per proces
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 from dataclasses import dataclass
@@ -19,6 +20,23 @@ from grader.sandbox.layout import ORDER, layout_warnings
 from grader.sandbox.workspace import discard_workdir, prepare_workdir
 
 PROBE_LIMITS = Limits(wall_s=20, cgroup="never")
+_PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 36, 37
+
+
+def _subreaper(value: bool | None = None) -> bool:
+    """Whether this process is a child subreaper (and set it, with ``value``). The probe
+    leaves it as it found it: asking whether bubblewrap works (at import time, in a
+    student's self-check) must not make the process adopt every orphan of unrelated
+    children (git's helpers) for the rest of its life."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if value is not None:
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, int(value), 0, 0, 0)
+        state = ctypes.c_int(0)
+        libc.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(state), 0, 0, 0)
+        return bool(state.value)
+    except (OSError, AttributeError):
+        return False
 
 
 @dataclass(frozen=True)
@@ -50,6 +68,7 @@ def probe_bwrap(exe: str) -> Probe:
         work = prepare_workdir(None, uid)
     except OSError as exc:
         return Probe(f"cannot prepare a sandbox work dir: {exc}")
+    was_reaper = _subreaper()
     try:
         for layout in ORDER:
             try:
@@ -64,4 +83,6 @@ def probe_bwrap(exe: str) -> Probe:
             tried.append((layout, _error(out.stderr, out.summary())))
     finally:
         discard_workdir(work)
+        if not was_reaper:
+            _subreaper(False)
     return Probe(_failure(tried), tried=tuple(tried))
