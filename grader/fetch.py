@@ -12,13 +12,12 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-import git
 
 from grader.pinning import CommitInfo
 
@@ -48,20 +47,26 @@ class FetchError(Exception):
 
 
 def run_git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
-    """Run git with the grader's safe settings (no hooks, no global config); its stdout.
-    Raises FetchError with git's reason in words."""
-    runner = git.Git(str(cwd) if cwd else None)
-    full_env = {**GIT_ENV, **(env or {})}
+    """Run git with the grader's safe settings (no hooks, no global config); its stdout
+    (the trailing newline removed). Raises FetchError with git's reason in words."""
+    full_env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **GIT_ENV, **(env or {})}
     try:
-        return runner.execute(
-            ["git", *SAFE_CONFIG, *args], env=full_env, strip_newline_in_stdout=True
-        )
-    except git.GitCommandError as exc:
-        raise FetchError(_explain(exc)) from None
+        done = subprocess.run(
+            ["git", *SAFE_CONFIG, *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            capture_output=True, check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise FetchError("git is not installed (or not on PATH); install git") from None
+    stdout = done.stdout.decode("utf-8", "surrogateescape")
+    if done.returncode:
+        stderr = done.stderr.decode("utf-8", "surrogateescape")
+        raise FetchError(explain_git_error(stderr, done.returncode))
+    return stdout[:-1] if stdout.endswith("\n") else stdout
 
 
-def _explain(exc: git.GitCommandError) -> str:
-    stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+def explain_git_error(stderr: str, status: int = 1) -> str:
+    """git's complaint, in words a student or an instructor can act on."""
+    stderr = stderr.strip()
     lowered = stderr.lower()
     if any(
         s in lowered
@@ -70,7 +75,7 @@ def _explain(exc: git.GitCommandError) -> str:
         return f"repository not found or not accessible (private?): {stderr.splitlines()[-1]}"
     if "authentication" in lowered or "terminal prompts disabled" in lowered:
         return "repository needs credentials (private repository?)"
-    last = stderr.splitlines()[-1] if stderr else str(exc)
+    last = stderr.splitlines()[-1] if stderr else f"exit status {status}"
     return f"git failed: {last}"
 
 

@@ -197,6 +197,15 @@ class SubmissionResult:
         return "; ".join(f"{c.title or c.id}: {c.message}" for c in stopped)
 
 
+def is_result_document(data: object) -> bool:
+    """Whether parsed JSON is the grader's own result (``result.json``, or the self-check's
+    ``--format json`` redirected into a file): recognised by its content, whatever its name,
+    so that the grader's output is never read as student work."""
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
+        return False
+    return isinstance(data.get("schema"), int) and {"assignment", "student", "score"} <= set(data)
+
+
 def now_iso() -> str:
     """The current UTC time as result files write it (seconds precision)."""
     return datetime.now(UTC).isoformat(timespec="seconds")

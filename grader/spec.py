@@ -313,7 +313,7 @@ _UNION_TAGS = {"str", "datetime", "date", "list[str]", "function-after", "int", 
 
 
 def _problems(
-    exc: ValidationError, file: str, lines: dict, prefix: tuple = ()
+    exc: ValidationError, file: str, lines: dict, prefix: tuple = (), keys: str = "grader keys"
 ) -> list[SpecProblem]:
     seen: set[tuple[str, str]] = set()
     problems = []
@@ -321,7 +321,7 @@ def _problems(
         loc = prefix + tuple(p for p in err["loc"] if p not in _UNION_TAGS)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see `grader validate --help`)"
+            message = f"unknown key (check the spelling; `{keys}` lists the keys)"
         ident = (_format_loc(loc), message)
         if ident in seen:
             continue
@@ -330,13 +330,16 @@ def _problems(
     return problems
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: faster
+
+
 def parse_spec_text(
     text: str, file: str, args_models: Mapping[str, type[BaseModel]] | None = None
 ) -> AssignmentSpec:
     """Validate spec YAML text. Raises SpecError listing every problem."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -370,7 +373,8 @@ def parse_spec_text(
             try:
                 model.model_validate(check.get("args") or {})
             except ValidationError as exc:
-                problems.extend(_problems(exc, file, lines, (*loc, "args")))
+                keys = f"grader keys {check['check']}"
+                problems.extend(_problems(exc, file, lines, (*loc, "args"), keys))
     if problems:
         raise SpecError(problems)
     assert spec is not None

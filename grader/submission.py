@@ -114,6 +114,22 @@ def fetch_submission(
     return submission
 
 
+def _porcelain_paths(status: str) -> list[str]:
+    """The paths of ``git status --porcelain -z`` (raw names, never quoted; a rename's
+    source path is skipped)."""
+    paths, fields = [], status.split("\0")
+    index = 0
+    while index < len(fields):
+        entry = fields[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        paths.append(entry[3:])
+        if entry[0] in "RC":
+            index += 1  # the original path of a rename or copy follows
+    return paths
+
+
 def worktree_submission(
     spec: AssignmentSpec, path: Path, student: str = "self-check"
 ) -> Submission:
@@ -129,13 +145,14 @@ def worktree_submission(
     if repo_root is not None:
         try:
             status = fetch.run_git(
-                "status", "--porcelain", "--untracked-files=all", "--", str(path), cwd=repo_root
-            )
+                "status", "--porcelain", "-z", "--untracked-files=all", "--", str(path),
+                cwd=repo_root,
+            )  # fmt: skip
             inside = "" if repo_root == path else path.relative_to(repo_root).as_posix() + "/"
             pin.uncommitted = [
-                line[3:].removeprefix(inside)
-                for line in status.splitlines()
-                if line.strip() and ".grader/" not in line
+                name.removeprefix(inside)
+                for name in _porcelain_paths(status)
+                if ".grader/" not in f"/{name}"
             ]
             history = fetch.read_history(repo_root, None)
             pin.branch = history.branch

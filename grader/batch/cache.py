@@ -187,6 +187,8 @@ def instructor_digest(spec_id: str) -> str:
     base = instructor_dir()
     folder = base / spec_id if base is not None else None
     digest = hashlib.sha256(b"instructor files\n")
+    # the demo's opt-in to score against placeholder observations changes the grades too
+    digest.update(f"placeholders={os.environ.get('GRADER_DEMO_PLACEHOLDERS', '')}\n".encode())
     if folder is None or not folder.is_dir():
         return digest.hexdigest()
     for dirpath, dirnames, filenames in os.walk(folder):

@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import os
 import queue
 import statistics
 import time
@@ -27,6 +28,7 @@ from grader.batch.executors import DaskExecutor, Executor, LocalExecutor
 from grader.batch.gradebook_sink import GradebookSink
 from grader.batch.progress import NullProgress, ProgressSink
 from grader.batch.units import GradingUnit, build_units
+from grader.batch.worker import INSTRUCTOR_ENV
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult, atomic_write, now_iso
 from grader.roster import Roster
@@ -65,6 +67,7 @@ class BatchSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (unit label, message)
     warnings: list[str] = field(default_factory=list)
     overview: Path | None = None
+    grades: Path | None = None  # OUT/grades.csv, one row per student
     executor: str = ""
 
     @property
@@ -126,6 +129,17 @@ def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[s
         return None
 
 
+def _grades(out: Path, spec: AssignmentSpec, warnings: list[str]) -> Path | None:
+    """``OUT/grades.csv`` next to the overview (one row per student, every check)."""
+    from grader.class_grades import write_grades_csv
+
+    try:
+        return write_grades_csv(out, spec)
+    except Exception as exc:  # noqa: BLE001 - the results are written; the CSV can be redone
+        warnings.append(f"grades.csv not written: {type(exc).__name__}: {exc}")
+        return None
+
+
 def run_batch(
     spec: AssignmentSpec,
     spec_file: Path,
@@ -146,6 +160,7 @@ def run_batch(
     with _out_lock(out):
         run = _BatchRun(spec, spec_file, roster, out, options, settings, progress)
         run.grade_all()
+        run.summary.grades = _grades(out, spec, run.summary.warnings)  # the overview links it
         if options.overview:
             run.summary.overview = _overview(out, spec, spec_file, run.summary.warnings)
     run.summary.seconds = time.perf_counter() - started
@@ -190,6 +205,7 @@ class _BatchRun:
             "spec_text": spec_bytes.decode("utf-8"), "spec_file": str(spec_file),
             "settings": settings.to_dict(),
             "cache_dir": str((options.cache_dir or default_cache_dir()).resolve()),
+            "instructor_env": {k: os.environ[k] for k in INSTRUCTOR_ENV if k in os.environ},
             "backoff": {"attempts": options.backoff.attempts, "base": options.backoff.base,
                         "cap": options.backoff.cap},
         }  # fmt: skip

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from grader.batch.engine import gpu_need
 from grader.cli import app
 from grader.cli.core import load_or_exit
 from grader.cli.output import console
@@ -20,6 +19,8 @@ STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "info": "dim"}
 def _needs(spec_ref: str | None, python: str | None) -> Needs:
     if spec_ref is None:
         return Needs(python=python)
+    from grader.batch.engine import gpu_need  # the batch machinery only with a spec
+
     spec = load_or_exit(spec_ref)
     reruns = [c for c in spec.checks if c.check == "rerun"]
     spec_python = next((str(c.args["python"]) for c in reruns if c.args.get("python")), None)
