@@ -12,14 +12,14 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import git
-
+from grader.classroom import gist_clone_url
 from grader.pinning import CommitInfo
 
 # every git call: no hooks, no prompts for credentials, no system/global config surprises
@@ -48,20 +48,26 @@ class FetchError(Exception):
 
 
 def run_git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
-    """Run git with the grader's safe settings (no hooks, no global config); its stdout.
-    Raises FetchError with git's reason in words."""
-    runner = git.Git(str(cwd) if cwd else None)
-    full_env = {**GIT_ENV, **(env or {})}
+    """Run git with the grader's safe settings (no hooks, no global config); its stdout
+    (the trailing newline removed). Raises FetchError with git's reason in words."""
+    full_env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **GIT_ENV, **(env or {})}
     try:
-        return runner.execute(
-            ["git", *SAFE_CONFIG, *args], env=full_env, strip_newline_in_stdout=True
-        )
-    except git.GitCommandError as exc:
-        raise FetchError(_explain(exc)) from None
+        done = subprocess.run(
+            ["git", *SAFE_CONFIG, *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            capture_output=True, check=False,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise FetchError("git is not installed (or not on PATH); install git") from None
+    stdout = done.stdout.decode("utf-8", "surrogateescape")
+    if done.returncode:
+        stderr = done.stderr.decode("utf-8", "surrogateescape")
+        raise FetchError(explain_git_error(stderr, done.returncode))
+    return stdout[:-1] if stdout.endswith("\n") else stdout
 
 
-def _explain(exc: git.GitCommandError) -> str:
-    stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip(" '\n")
+def explain_git_error(stderr: str, status: int = 1) -> str:
+    """git's complaint, in words a student or an instructor can act on."""
+    stderr = stderr.strip()
     lowered = stderr.lower()
     if any(
         s in lowered
@@ -70,14 +76,15 @@ def _explain(exc: git.GitCommandError) -> str:
         return f"repository not found or not accessible (private?): {stderr.splitlines()[-1]}"
     if "authentication" in lowered or "terminal prompts disabled" in lowered:
         return "repository needs credentials (private repository?)"
-    last = stderr.splitlines()[-1] if stderr else str(exc)
+    last = stderr.splitlines()[-1] if stderr else f"exit status {status}"
     return f"git failed: {last}"
 
 
 def normalize_url(repo: str) -> str:
-    """A local path becomes an absolute path; URLs stay as they are."""
+    """A local path becomes an absolute path; URLs stay as they are (a gist's web URL
+    becomes its clone URL)."""
     if re.match(r"^[a-z][a-z0-9+.-]*://", repo) or re.match(r"^[\w.-]+@[\w.-]+:", repo):
-        return repo
+        return gist_clone_url(repo) or repo
     path = Path(repo).expanduser()
     if not path.exists():
         raise FetchError(f"repository not found: {repo} (no such path)")
@@ -95,21 +102,31 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def mirror_path(url: str, cache_dir: str | Path) -> Path:
+    """Where the mirror of a (normalised) URL lives in the cache."""
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
+    return Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+
+
 def mirror(repo: str, cache_dir: str | Path) -> Path:
     """Bring the mirror of ``repo`` up to date (clone once, then fetch what is new)."""
     url = normalize_url(repo)
-    key = hashlib.sha256(url.encode()).hexdigest()[:16]
-    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
-    target = Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+    target = mirror_path(url, cache_dir)
     with _locked(target):
         if (target / "HEAD").exists():
-            run_git("fetch", "--prune", "--no-recurse-submodules", "origin", cwd=target)
+            # only branches and tags follow the remote (and are pruned): the grader's own
+            # refs/grader/snapshots/* keep a deadline's objects after a force-push
+            run_git(
+                "fetch", "--prune", "--no-recurse-submodules", "origin",
+                "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", cwd=target,
+            )  # fmt: skip
         else:
             tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
             try:
                 run_git(
                     "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
-                    "--template=", url, str(tmp / "m.git"),
+                    "--template=", "--", url, str(tmp / "m.git"),  # a URL is never an option
                 )  # fmt: skip
                 os.replace(tmp / "m.git", target)
             finally:
@@ -173,6 +190,43 @@ def read_history(mirror_dir: Path, branch: str | None) -> History:
     )
     every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
     return History(chosen, first, {c.sha: c for c in every})
+
+
+def read_history_at(mirror_dir: Path, sha: str, branch: str) -> History:
+    """The first-parent line below one commit (a HEAD recorded at a deadline), which need
+    not be on any branch any more. Raises FetchError when the commit is not in the mirror."""
+    if not has_commit(mirror_dir, sha):
+        raise FetchError(f"commit {sha[:10]} is not in the mirror")
+    first = _parse_log(
+        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir)
+    )
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir))
+    return History(branch, first, {c.sha: c for c in every})
+
+
+def has_commit(mirror_dir: Path, sha: str) -> bool:
+    try:
+        run_git("cat-file", "-e", f"{sha}^{{commit}}", cwd=mirror_dir)
+    except FetchError:
+        return False
+    return True
+
+
+def resolve_ref(mirror_dir: Path, ref: str) -> str | None:
+    """The commit a ref points to, or None when there is no such ref."""
+    try:
+        return (
+            run_git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror_dir) or None
+        )
+    except FetchError:
+        return None
+
+
+def keep_ref(mirror_dir: Path, ref: str, sha: str) -> None:
+    """Point ``ref`` (under refs/grader/) at ``sha`` so its objects stay reachable."""
+    if not ref.startswith("refs/grader/"):
+        raise ValueError(f"{ref}: the grader only writes refs under refs/grader/")
+    run_git("update-ref", ref, sha, cwd=mirror_dir)
 
 
 def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:

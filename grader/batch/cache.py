@@ -99,7 +99,7 @@ def ls_remote(repo: str, timeout: float = 60.0) -> str:
     url = normalize_url(repo)  # FetchError for a local path that does not exist
     try:
         done = subprocess.run(
-            ["git", *SAFE_CONFIG, "ls-remote", "--symref", url],
+            ["git", *SAFE_CONFIG, "ls-remote", "--symref", "--", url],
             capture_output=True, text=True, timeout=timeout, check=False,
             env={**_base_env(), **GIT_ENV},
         )  # fmt: skip
@@ -187,6 +187,8 @@ def instructor_digest(spec_id: str) -> str:
     base = instructor_dir()
     folder = base / spec_id if base is not None else None
     digest = hashlib.sha256(b"instructor files\n")
+    # the demo's opt-in to score against placeholder observations changes the grades too
+    digest.update(f"placeholders={os.environ.get('GRADER_DEMO_PLACEHOLDERS', '')}\n".encode())
     if folder is None or not folder.is_dir():
         return digest.hexdigest()
     for dirpath, dirnames, filenames in os.walk(folder):

@@ -397,7 +397,7 @@ class CompareCheck(Check):
         """The outcome, with claimed, rerun and reference curves overlaid in ``svg``."""
         histories = {name: h for name, h in curves.items() if h is not None and not h.empty}
         if histories:
-            from grader.plots import curves_svg  # matplotlib only when there is a plot
+            from grader.plots import curves_svg  # drawn only when there is a plot
 
             svg = curves_svg(histories, args.curves)
             if svg:

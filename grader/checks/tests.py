@@ -142,8 +142,12 @@ class TestsCheck(Check):
     Args = TestsArgs
 
     def run(self, ctx: CheckContext, args: TestsArgs) -> CheckOutcome:
-        if importlib.util.find_spec("pytest") is None:
-            raise EnvironmentFailure("the instructor's tests need pytest: pip install pytest")
+        missing = [m for m in ("pytest", "numpy") if importlib.util.find_spec(m) is None]
+        if missing:
+            raise EnvironmentFailure(
+                f"the instructor's tests need {' and '.join(missing)}, not installed here: "
+                "pip install 'grader[tests]'"
+            )
         files = public_test_files(ctx.spec, args)
         notes: list[str] = []
         hidden_pending = ""

@@ -11,6 +11,7 @@ from pydantic import Field
 
 from grader.checks.base import Args, Check, CheckContext
 from grader.logs import DEFAULT_PATTERNS, TrainingHistory, combine, normalise_metric, parse_paths
+from grader.logs.confusion import find_confusion
 from grader.results import CheckOutcome, Evidence, Status
 
 
@@ -107,6 +108,9 @@ class TrainingLogCheck(Check):
             "test_metrics": dict(history.test_metrics),
             "history": history.to_dict(),
         }
+        confusion = find_confusion(ctx.workdir, candidates)
+        if confusion:
+            facts["confusion_matrix"] = confusion  # the report draws it; never scored
         try:
             from grader.plots import curves_svg
 

@@ -8,10 +8,15 @@ relocatable). Optionally a per-submission venv is built from the student's
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox, SandboxError
@@ -56,10 +61,37 @@ def interpreter_mounts(python: Path) -> tuple[Mount, ...]:
     return tuple(mounts)
 
 
-def requirements_hash(requirements: Path, python: Path) -> str:
+def requirements_hash(requirements: Path, python: Path, find_links: tuple[Path, ...] = ()) -> str:
     digest = hashlib.sha256(requirements.read_bytes())
     digest.update(str(os.path.realpath(python)).encode())
+    for folder in find_links:
+        digest.update(b"\0" + str(folder).encode())
     return digest.hexdigest()[:16]
+
+
+def wheelhouses(extra: list[str] | tuple[str, ...] = ()) -> tuple[Path, ...]:
+    """Local wheel folders for requirements installs: the spec's ``find_links`` and
+    ``$GRADER_WHEELHOUSE`` (paths separated by ':'), those that exist."""
+    values = [*extra, *os.environ.get("GRADER_WHEELHOUSE", "").split(os.pathsep)]
+    found = [Path(os.path.expandvars(v)).expanduser() for v in values if v.strip()]
+    return tuple(dict.fromkeys(p.resolve() for p in found if p.is_dir()))
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """One build per requirements hash at a time, across threads and processes."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _chown_tree(root: Path, owner: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames, "."]:
+            os.chown(os.path.join(dirpath, name), owner, owner, follow_symlinks=False)
 
 
 def submission_venv(
@@ -70,17 +102,42 @@ def submission_venv(
     limits: Limits,
     uid: int | None = None,
     network: bool = True,
+    find_links: tuple[Path, ...] = (),
 ) -> tuple[Path, RunOutput | None]:
     """A venv with the student's requirements, cached by file hash. Returns its python and
     the install run (None when it came from the cache). The install runs in the sandbox,
-    with the network open only when ``network``; the venv is read-only afterwards."""
-    key = requirements_hash(requirements, base_python)
+    with the network open only when ``network``; the venv is read-only afterwards.
+
+    ``find_links`` (local wheel folders) are shown read-only at ``/wheels/N`` and offered
+    to pip (alone, with ``--no-index``, when the network is closed). pip's temporary files
+    go to a folder on disk, not the small in-memory ``/tmp`` (a CUDA torch wheel needs
+    several GB to unpack). Two submissions with the same requirements build once."""
+    key = requirements_hash(requirements, base_python, find_links)
     venv = cache_root / "venvs" / key
     python = venv / "bin" / "python"
     if (venv / ".complete").is_file():
         return python, None
     venv.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(venv.parent, 0o755)
+    with _build_lock(venv.parent / f"{key}.lock"):
+        if (venv / ".complete").is_file():  # built by another job while this one waited
+            return python, None
+        shutil.rmtree(venv, ignore_errors=True)  # a half-built venv of a crashed job
+        return python, _build(requirements, base_python, venv, sandbox, limits, uid, network,
+                              find_links)  # fmt: skip
+
+
+def _build(
+    requirements: Path,
+    base_python: Path,
+    venv: Path,
+    sandbox: Sandbox,
+    limits: Limits,
+    uid: int | None,
+    network: bool,
+    find_links: tuple[Path, ...],
+) -> RunOutput:
+    python = venv / "bin" / "python"
     done = subprocess.run(
         [str(base_python), "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
         capture_output=True, text=True, check=False,
@@ -94,21 +151,33 @@ def submission_venv(
     for site_dir in (venv / "lib").glob("python3*/site-packages"):
         # the spec's venv stays importable (torch need not be reinstalled per student)
         (site_dir / "_grader_base.pth").write_text("\n".join(base_site) + "\n")
+    scratch = venv.parent.parent / "tmp" / f"{venv.name}-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True, mode=0o700)
     owner = uid if uid is not None and os.geteuid() == 0 else None
     if owner is not None:
-        for dirpath, dirnames, filenames in os.walk(venv):
-            for name in [*dirnames, *filenames, "."]:
-                os.chown(os.path.join(dirpath, name), owner, owner, follow_symlinks=False)
-    req_dir = requirements.parent
-    mounts = (*interpreter_mounts(base_python), Mount(venv, str(venv), writable=True))
-    install = sandbox.run(
-        [str(python), "-m", "pip", "install", "--no-input", "-q", "-r", requirements.name],
-        req_dir, limits, network=network, mounts=mounts,
-    )  # fmt: skip
-    if owner is not None:
-        for dirpath, dirnames, filenames in os.walk(venv):
-            for name in [*dirnames, *filenames, "."]:
-                os.chown(os.path.join(dirpath, name), 0, 0, follow_symlinks=False)
+        _chown_tree(venv, owner)
+        os.chown(scratch, owner, owner)
+    wheels = tuple(Mount(folder, f"/wheels/{i}") for i, folder in enumerate(find_links))
+    mounts = (
+        *interpreter_mounts(base_python),
+        Mount(venv, str(venv), writable=True),
+        Mount(scratch, str(scratch), writable=True),
+        *wheels,
+    )
+    argv = [str(python), "-m", "pip", "install", "--no-input", "-q", "-r", requirements.name]
+    for mount in wheels:
+        argv += ["--find-links", mount.target]
+    if not network:
+        argv.append("--no-index")  # nothing to reach; fail at once instead of retrying
+    env = {"TMPDIR": str(scratch), "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    try:
+        install = sandbox.run(
+            argv, requirements.parent, limits, network=network, mounts=mounts, env=env
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        if owner is not None:
+            _chown_tree(venv, 0)
     if install.ok:
         (venv / ".complete").write_text(requirements.read_text(errors="replace"))
-    return python, install
+    return install

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox.base import Limits, RunOutput
+from grader.sandbox.gpu_errors import gpu_memory_exhausted
 
 
 class CappedBuffer:
@@ -257,6 +258,8 @@ def limit_reason(
         return "cpu_time"
     if code == signal.SIGXFSZ or "File too large" in stderr:
         return "file_size"
+    if gpu_memory_exhausted(stderr):  # the device's own memory, not the grader's limit
+        return "gpu_memory"
     if re.search(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", stderr):
         return "memory"
     if re.search(r"Resource temporarily unavailable|fork: retry|BlockingIOError", stderr):

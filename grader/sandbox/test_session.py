@@ -30,8 +30,9 @@ from typing import Any
 
 from grader.sandbox import FORCE_ENV, choose_sandbox
 from grader.sandbox.base import Limits, RunOutput, SandboxError
-from grader.sandbox.envs import resolve_interpreter
+from grader.sandbox.envs import interpreter_mounts, resolve_interpreter
 from grader.sandbox.queue import RunQueue
+from grader.sandbox.rerun_device import choose_device
 from grader.sandbox.student_process import POOL, Profile, StudentProcess, StudentStartError
 from grader.sandbox.test_runner import RUNNERS, TestRunner
 
@@ -107,7 +108,7 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
     record = SessionRecord()
     started = time.monotonic()
     profile = _profile(plan, python)
-    with queue.lease(plan.gpu if queue.gpus else "none") as lease:
+    with queue.lease(plan.gpu if queue.gpus or queue.gpu_problem else "none") as lease:
         record.waited_s = round(lease.waited_s, 3)
         sandbox = choose_sandbox(plan.student_mode, uid=lease.uid)
         if plan.require_isolation and not sandbox.isolated:
@@ -118,14 +119,21 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
                 "them"
             )
         record.sandbox, record.isolated = sandbox.name, sandbox.isolated
-        record.device = lease.gpus[0].to_dict() if lease.gpus else {"name": "cpu"}
-        pooled = _poolable(plan, sandbox, lease)
+        gpus: tuple = ()
+        record.device = {"name": "cpu"}
+        if lease.gpus or lease.cpu_reason or queue.gpu_problem:  # the GPU proves itself first
+            choice = choose_device(
+                lease, queue, sandbox, python, gpu=plan.gpu, limits=plan.limits,
+                mounts=interpreter_mounts(python), env=dict(plan.env),
+            )  # fmt: skip
+            gpus, record.device = choice.gpus, choice.device
+        pooled = _poolable(plan, sandbox, gpus)
         student = POOL.take(profile) if pooled else None
         record.timings["warm"] = float(student is not None)
         if pooled:  # the next student's process starts while this one's tests run
             POOL.prestart(profile, plan.student_mode)
         if student is None:
-            student = StudentProcess(profile, sandbox, getattr(sandbox, "uid", None), lease.gpus)
+            student = StudentProcess(profile, sandbox, getattr(sandbox, "uid", None), gpus)
         try:
             student.fill(source, plan.overlay)
             record.timings["filled"] = round(time.monotonic() - started, 3)
@@ -140,7 +148,7 @@ def run_session(plan: SessionPlan, source: Path, queue: RunQueue | None = None) 
     return record
 
 
-def _poolable(plan: SessionPlan, sandbox: object, lease: object) -> bool:
+def _poolable(plan: SessionPlan, sandbox: object, gpus: tuple) -> bool:
     """Whether sessions use (and refill) the warm pool: on the CPU, in the real sandbox, in
     an instructor's run, in a process that grades many submissions (a batch worker);
     ``GRADER_TESTS_POOL`` = 1 always, 0 never."""
@@ -149,7 +157,7 @@ def _poolable(plan: SessionPlan, sandbox: object, lease: object) -> bool:
         return False
     if wanted != "1" and multiprocessing.parent_process() is None:
         return False  # a one-off `grader grade`: a pre-started process would go to waste
-    return bool(getattr(sandbox, "isolated", False)) and not getattr(lease, "gpus", ())
+    return bool(getattr(sandbox, "isolated", False)) and not gpus
 
 
 def _static(plan: SessionPlan) -> dict[str, Any]:

@@ -240,13 +240,11 @@ def _source(cell: Any) -> str:
 
 def notebook_passages(text: str) -> list[Passage]:
     """Markdown cells' prose and code cells' comments; ``line`` is the 1-based cell number."""
-    import nbformat  # slow to import; only notebooks need it
+    from grader.ipynb import NotebookError, read_notebook
 
     try:
-        with _quiet("traitlets"):  # nbformat logs invalid notebooks there
-            notebook = nbformat.reads(text, as_version=4)
-        cells = [(cell.get("cell_type"), _source(cell)) for cell in notebook.cells]
-    except Exception as exc:  # nbformat raises many types for broken JSON/structure
+        cells = [(cell.get("cell_type"), _source(cell)) for cell in read_notebook(text).cells]
+    except NotebookError as exc:
         raise ProseError(f"not a valid notebook: {str(exc)[:200]}") from exc
     passages = []
     for number, (cell_type, source) in enumerate(cells, 1):
