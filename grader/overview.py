@@ -51,6 +51,8 @@ class Row:
     late: str = ""
     late_rank: float = 0.0
     error: str = ""
+    reason: str = ""  # why a graded submission fails: the required checks that fail
+    environment: bool = False  # not graded because the grader's environment failed
     report: str | None = None
     cells: list[Cell] = field(default_factory=list)
 
@@ -112,8 +114,8 @@ def _late(result: SubmissionResult) -> tuple[str, float]:
     """Late status in words and a sort key (larger is later)."""
     after = result.pin.commits_after_deadline
     try:
-        late = bool(result.committed_at) and datetime.fromisoformat(
-            str(result.committed_at)
+        late = bool(result.late_at) and datetime.fromisoformat(
+            str(result.late_at)
         ) > datetime.fromisoformat(result.deadline)
     except ValueError:
         late = False
@@ -142,7 +144,7 @@ def _row_data(row: Row) -> dict[str, Any]:
         "score": row.score if graded else None, "percent": row.percent if graded else None,
         "late": row.late_rank if graded else None,
         "checks": [STATUS_RANK.get(c.status, 6) for c in row.cells],
-        "text": " ".join([row.id, row.name, row.error, row.late]).lower(),
+        "text": " ".join([row.id, row.name, row.error, row.reason, row.late]).lower(),
     }  # fmt: skip
 
 
@@ -152,7 +154,11 @@ def _row(result: SubmissionResult, columns: list[str], report: Path) -> Row:
     row.error = result.not_graded_reason
     if verdict == Verdict.ENVIRONMENT:
         row.error = f"not graded (environment): {row.error}"
+        row.environment = True
     row.status = verdict.value if verdict.graded else "error"  # not graded, whatever the cause
+    if verdict == Verdict.FAIL:
+        failed = ", ".join(c.title or c.id for c in result.failed_required)
+        row.reason = f"required check failed: {failed}"
     if verdict.graded:
         row.late, row.late_rank = _late(result)
     by_id = {c.id: c for c in result.checks}
@@ -344,6 +350,7 @@ def overview_context(
         "columns": [{"id": c, "title": titles.get(c, c)} for c in columns],
         "marks": STATUS_MARK,
         "counts": {s: sum(r.status == s for r in rows) for s in ("pass", "fail", "error")},
+        "environment_count": sum(r.environment for r in rows),
         "late_count": sum(r.late.startswith("late") for r in rows),
         "mean": round(statistics.fmean(graded), 2) if graded else None,
         "median": round(statistics.median(graded), 2) if graded else None,

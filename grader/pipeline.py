@@ -26,7 +26,7 @@ from grader.results import (
     now_iso,
     write_result,
 )
-from grader.scoring import late_fraction, points_for
+from grader.scoring import late_fraction, maximum, points_for
 from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec, CheckSpec, SpecError, SpecProblem, load_spec
 from grader.submission import Submission, fetch_submission, worktree_submission
@@ -52,15 +52,18 @@ def run_check(
     """Run one check; any exception inside it becomes an `error` result, never a crash."""
     snapshot = submission.snapshot_for(check.milestone)
     cls = REGISTRY[check.check]
-    unpinned = (
-        check.milestone is not None
-        and check.milestone not in submission.milestones
-        and submission.mode == "pinned"
-    )
-    if unpinned:
-        reason = submission.pin.milestones.get(check.milestone, {}).get("error", "not pinned")
+    unpinned = check.milestone is not None and check.milestone not in submission.milestones
+    if unpinned and check.milestone in submission.pin.milestones:
+        reason = submission.pin.milestones[check.milestone].get("error", "not pinned")
         outcome = CheckOutcome(
             Status.FAIL, f"nothing to grade for milestone {check.milestone}: {reason}"
+        )
+    elif unpinned:  # a self-check outside a git repository: no history to pin it in
+        outcome = CheckOutcome(
+            Status.SKIPPED,
+            f"milestone {check.milestone} is graded at the last commit before its deadline, "
+            "and there is no complete git history here to find it (a shallow clone?)",
+            pending=PENDING_PIN,
         )
     else:
         ctx = CheckContext(
@@ -79,11 +82,12 @@ def run_check(
         message=outcome.message, evidence=outcome.evidence, facts=outcome.facts,
         check=check.check, title=check.title or cls.title, explanation=check.explanation,
         required=check.required, milestone=check.milestone,
-        commit=None if unpinned else snapshot.commit,
+        commit=None if unpinned else snapshot.commit, pending=outcome.pending,
     )  # fmt: skip
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+PENDING_PIN = "the instructor's pinned run (or a self-check inside the git repository)"
 
 
 def outcome_of_exception(exc: Exception) -> CheckOutcome:
@@ -111,7 +115,7 @@ def _result(spec: AssignmentSpec, student: str, repo: str, deadline: datetime) -
     return SubmissionResult(
         assignment=spec.id, student=student, repo=repo, deadline=deadline.isoformat(),
         title=spec.title, course=spec.course, max_score=spec.max_points,
-        grader_version=__version__, graded_at=now_iso(),
+        grader_version=__version__, graded_at=now_iso(), assumptions=spec.description.strip(),
     )  # fmt: skip
 
 
@@ -134,9 +138,11 @@ def evaluate(
     for check in spec.checks:  # in spec order; a check may read the results before it
         result.checks.append(run_check(spec, check, submission, cache, result.checks, settings))
     raw = sum(c.points for c in result.checks)
-    result.max_score = sum(c.max_points for c in result.checks)
+    result.max_score = maximum(result.checks)
     if submission.mode == "pinned":
-        lost = late_fraction(spec.late, submission.main.committed_at, submission.main.deadline)
+        judged = submission.pin.late_at
+        late_at = datetime.fromisoformat(judged) if judged else submission.main.committed_at
+        lost = late_fraction(spec.late, late_at, submission.main.deadline)
         result.late_penalty = round(raw * lost, 4)
     result.score = round(raw - result.late_penalty, 4)
     return result

@@ -188,8 +188,11 @@ def check(
     else:
         print_result(result)
         console.print(f"report: {html_path}")
-        if not result.required_ok:
-            console.print("[red]Some required checks fail; see the report for what to fix.[/]")
+        if not result.required_ok and not result.error:
+            failed = ", ".join(c.title or c.id for c in result.failed_required)
+            console.print(
+                f"[red]Required checks fail: {escape(failed)}; see the report for what to fix.[/]"
+            )
     raise typer.Exit(exit_code(result, fail_on))
 
 

@@ -182,7 +182,7 @@ class Gradebook:
         counts = {column: 0 for column in _COUNTED.values()}
         for check in result.checks:
             counts[_COUNTED[check.status]] += 1
-        committed, deadline = _utc(result.committed_at), _utc(result.deadline)
+        committed, deadline = _utc(result.late_at), _utc(result.deadline)
         base = dict(
             run_id=run_id, assignment=result.assignment, unit=result.student, repo=result.repo,
             commit=result.commit, committed_at=result.committed_at, deadline=result.deadline,
