@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
-from grader.results import SubmissionResult, Verdict, read_result
+from grader.results import SubmissionResult, Verdict, atomic_write, output_dir, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
@@ -376,7 +376,7 @@ def write_similarity_pages(out_dir: Path, report: SimilarityReport | None, title
         stale.unlink()
     if not report or not report.pairs:
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    output_dir(folder)
     template = environment().get_template("similarity_pair.html.j2")
     for pair in report.pairs:
         html = template.render(
@@ -384,7 +384,7 @@ def write_similarity_pages(out_dir: Path, report: SimilarityReport | None, title
             right=_side(pair.b, pair.sources_b, pair.regions_b),
             threshold=report.threshold, version=__version__,
         )  # fmt: skip
-        (folder / pair_page(pair)).write_text(html, encoding="utf-8")
+        atomic_write(folder / pair_page(pair), html, sync=False)
 
 
 def write_overview(
@@ -395,8 +395,4 @@ def write_overview(
     context = overview_context(out_dir, spec, names)
     write_similarity_pages(out_dir, context["similarity"], context["title"])
     html = environment().get_template("overview.html.j2").render(**context)
-    path = out_dir / "index.html"
-    tmp = path.with_name(".index.html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write(out_dir / "index.html", html, sync=False)

@@ -23,7 +23,9 @@ from grader.results import (
     EnvironmentFailure,
     Status,
     SubmissionResult,
+    atomic_write,
     now_iso,
+    output_dir,
     write_result,
 )
 from grader.scoring import late_fraction, maximum, points_for
@@ -165,6 +167,7 @@ def grade(
     student = student.strip()
     effective = deadline or spec.deadline_for(student)
     try:
+        output_dir(work_dir)  # the grader's folder (0755), before the checkout lands in it
         submission = fetch_submission(
             spec,
             repo,
@@ -208,8 +211,7 @@ def write_outputs(
     """Write ``result.json`` and ``report.html`` into ``out_dir``."""
     from grader.report import render_report  # rendering is the report layer's job
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     json_path = write_result(result, out_dir / "result.json")
-    html_path = out_dir / "report.html"
-    html_path.write_text(render_report(result, spec), encoding="utf-8")
+    html_path = atomic_write(out_dir / "report.html", render_report(result, spec), sync=False)
     return json_path, html_path

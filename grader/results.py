@@ -209,7 +209,6 @@ class SubmissionResult:
         stopped = [c for c in self.checks if c.status == Status.ENVIRONMENT]
         return "; ".join(f"{c.title or c.id}: {c.message}" for c in stopped)
 
-
     @property
     def late_at(self) -> str | None:
         """The date the late policy judged (a backdated commit's is the late one below it)."""

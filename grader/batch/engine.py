@@ -28,7 +28,7 @@ from grader.batch.gradebook_sink import GradebookSink
 from grader.batch.progress import NullProgress, ProgressSink
 from grader.batch.units import GradingUnit, build_units
 from grader.paths import cache_dir as default_cache_dir
-from grader.results import SubmissionResult, Verdict, atomic_write, now_iso
+from grader.results import SubmissionResult, Verdict, atomic_write, now_iso, output_dir
 from grader.roster import Roster
 from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec
@@ -91,7 +91,7 @@ def make_executor(options: BatchOptions, spec: AssignmentSpec) -> Executor:
 
 @contextlib.contextmanager
 def _out_lock(out: Path) -> Iterator[None]:
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     with open(out / ".batch.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,7 +141,8 @@ def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[s
 
     try:
         if spec.similarity.enabled:
-            analyse_out_dir(out, spec, spec_dir=spec_file.parent)
+            report = analyse_out_dir(out, spec, spec_dir=spec_file.parent)
+            warnings += [n for n in report.notes if "left out of the similarity check" in n]
     except Exception as exc:  # noqa: BLE001 - similarity is advisory; grades stand
         warnings.append(f"similarity not computed: {type(exc).__name__}: {exc}")
     try:

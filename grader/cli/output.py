@@ -41,7 +41,7 @@ def print_result(result: SubmissionResult) -> None:
             name += " (optional)"
         table.add_row(
             escape(name),
-            f"[{STYLE[check.status]}]{check.status.value}[/]",
+            f"[{STYLE[check.status]}]{'pending' if check.pending else check.status.value}[/]",
             f"{check.points:g}/{check.max_points:g}",
             escape(judged_at(result, check)),
             escape(check.message),
@@ -53,18 +53,18 @@ def print_result(result: SubmissionResult) -> None:
         console.print(f"[yellow]Late:[/] {escape(result.pin.late_note)}")
     pending = result.pending_checks
     if pending:
-        console.print(
-            "Not judged in this run (their points count in the maximum, not earned yet):"
-        )
+        console.print("Not judged in this run (their points count in the maximum, not earned yet):")
         for check in pending:
-            console.print(f"  - {escape(check.title or check.id)}: judged by {escape(check.pending)}")
+            console.print(
+                f"  - {escape(check.title or check.id)}: judged by {escape(check.pending)}"
+            )
     if result.assumptions:
         console.print(f"[dim]What the grader assumes:[/] {escape(result.assumptions)}")
 
 
 def judged_at(result: SubmissionResult, check: CheckResult) -> str:
     """Which files a check judged: the working tree, or a commit (and for which milestone)."""
-    if check.pending and check.commit is None:
+    if check.pending and not check.milestone:
         return "-"
     if check.milestone:
         at = f"{check.commit[:10]}" if check.commit else "no commit"
