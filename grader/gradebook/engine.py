@@ -59,6 +59,14 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def make_engine(url: str, create: bool = True) -> Engine:
     """An engine for ``url``; a bad URL or a missing driver is a GradebookError. Without
     ``create`` a SQLite file that does not exist is a GradebookError too (and is not made)."""
@@ -79,6 +87,8 @@ def make_engine(url: str, create: bool = True) -> Engine:
                     f"no gradebook at {path}; `grader batch` (or `grader gradebook sync`) "
                     "makes one: check the --db path"
                 )
+            if not create and not _is_sqlite(path):  # opening it would write to it
+                raise GradebookError(f"{path} is not a gradebook (not a SQLite database)")
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
     else:
