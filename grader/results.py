@@ -207,7 +207,10 @@ class SubmissionResult:
         if self.error:
             return self.error
         stopped = [c for c in self.checks if c.status == Status.ENVIRONMENT]
-        return "; ".join(f"{c.title or c.id}: {c.message}" for c in stopped)
+        return "; ".join(
+            f"{c.title or c.id}: {c.message.removeprefix('not graded (environment): ')}"
+            for c in stopped
+        )
 
     @property
     def late_at(self) -> str | None:
