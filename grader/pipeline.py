@@ -33,6 +33,9 @@ from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec, CheckSpec, SpecError, SpecProblem, load_spec
 from grader.submission import Submission, fetch_submission, worktree_submission
 
+# who judges a milestone check that a self-check outside a git repository cannot pin
+PENDING_PIN = "the instructor's pinned run (or a self-check inside the git repository)"
+
 
 def load_assignment(ref: str | Path) -> AssignmentSpec:
     """A spec path or bundled id, fully validated (check arguments included)."""
@@ -89,7 +92,6 @@ def run_check(
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
-PENDING_PIN = "the instructor's pinned run (or a self-check inside the git repository)"
 
 
 def outcome_of_exception(exc: Exception) -> CheckOutcome:

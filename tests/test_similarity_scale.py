@@ -131,3 +131,22 @@ def test_one_deeply_nested_submission_does_not_cost_the_class_its_similarity(
     }
     # the deep submission is its own student's result (graded, or an error of its own)
     assert (out / "DEE111" / "result.json").is_file()
+
+
+def test_the_fast_overlap_equals_copydetects(tmp_path: Path) -> None:
+    """The per-pair similarity (numpy, for 44,850 pairs) is copydetect's own, to the token."""
+    from copydetect import compare_files
+
+    from grader.similarity import _documents, _similarity, boilerplate_hashes
+    from grader.sources import SourceFile
+    from tests.overview_class import COPIED, OTHER, OWN, RENAMED, STARTER
+
+    texts = {"a": STARTER + COPIED, "b": RENAMED + OWN, "c": OTHER + COPIED[:400], "d": OWN}
+    bp = boilerplate_hashes([SourceFile("s.py", STARTER, "python")])
+    docs = {k: _documents([SourceFile("m.py", v, "python")], bp) for k, v in texts.items()}
+    for a, b in [("a", "b"), ("a", "c"), ("b", "c"), ("a", "d"), ("c", "d")]:
+        fa, fb = docs[a]["python"].fingerprint, docs[b]["python"].fingerprint
+        _, (sim_a, sim_b), _ = compare_files(fa, fb)
+        pair = _similarity(a, b, docs[a], docs[b])
+        got = (pair.similarity_ab, pair.similarity_ba) if pair else (0.0, 0.0)
+        assert got == (round(min(float(sim_a), 1.0), 4), round(min(float(sim_b), 1.0), 4))
