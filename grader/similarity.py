@@ -284,6 +284,7 @@ def find_similar(
     hostile tree) is left out with a note; the others are still compared. Sorted by
     similarity, highest first.
     """
+    require("copydetect", "the similarity check")  # the grader's install, not a submission's
     notes = notes if notes is not None else []
     shared: list[SourceFile] = []
     for path in boilerplate:

@@ -87,8 +87,8 @@ FULL = {
     "m2-baseline": ("pass", 2.0, 2.0),
     "m2-log": ("pass", 2.0, 2.0),
     "m2-code": ("pass", 1.0, 1.0),
-    "m2-rerun": ("skipped", 0.0, 0.0),  # static grading (--rerun none)
-    "m2-compare": ("skipped", 0.0, 0.0),
+    "m2-rerun": ("skipped", 0.0, 2.0),  # static grading (--rerun none): pending, in the max
+    "m2-compare": ("skipped", 0.0, 1.0),
     "files": ("pass", 2.0, 2.0),
     "english": ("pass", 2.0, 2.0),
     "pdf_report": ("pass", 3.0, 3.0),
@@ -125,7 +125,7 @@ def test_reference_history_gets_full_marks(tmp_path: Path, builder: ModuleType) 
     commits = builder.build_history(tmp_path / "team")
     result = grade(tmp_path, tmp_path / "team")
     assert table(result) == FULL, json.dumps(result["checks"], indent=1)[:3000]
-    assert (result["score"], result["max_score"]) == (20.0, 20.0)
+    assert (result["score"], result["max_score"]) == (20.0, 23.0)  # 3 points pending
     assert result["commit"] == commits["final"]
     pinned = {mid: m["commit"] for mid, m in result["pin"]["milestones"].items()}
     assert pinned == {"m1": commits["m1"], "m2": commits["m2"]}
@@ -147,7 +147,7 @@ def test_milestone_two_one_day_late_loses_its_points(tmp_path: Path, builder: Mo
     expected["m2-code"] = ("fail", 0.0, 1.0)
     expected["milestones"] = ("fail", 0.0, 3.0)
     assert table(result) == expected
-    assert (result["score"], result["max_score"]) == (12.0, 20.0)
+    assert (result["score"], result["max_score"]) == (12.0, 23.0)
     assert result["pin"]["milestones"]["m2"]["commit"] == commits["m1"]
     milestones = {c["id"]: c for c in result["checks"]}["milestones"]
     assert milestones["message"] == (

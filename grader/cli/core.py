@@ -107,7 +107,7 @@ def grade(
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
     console.print(f"result: {json_path}\nreport: {html_path}")
-    raise typer.Exit(1 if result.error else 0)
+    raise typer.Exit(0 if result.verdict.graded else 1)  # not graded: its error or environment
 
 
 FORMATS = ("text", "json", "github", "junit")
