@@ -154,10 +154,17 @@ def _fingerprint(text: str, language: str | None, window: int, boilerplate: set[
 
 
 def boilerplate_hashes(files: list[SourceFile]) -> set[int]:
-    """Every k-gram hash of the boilerplate (no winnowing, as copydetect does)."""
+    """Every k-gram hash of the boilerplate (no winnowing, as copydetect does): of each
+    file, and of the files joined per language as a submission's are (``_documents``), so
+    the k-grams across the joins of a submission that copied them all count as given too."""
     hashes: set[int] = set()
+    by_language: dict[str | None, list[str]] = {}
     for source in files:
         hashes |= set(_fingerprint(source.text, source.language, 1, set()).hashes)
+        by_language.setdefault(source.language, []).append(source.text + "\n")
+    for language, texts in by_language.items():
+        if len(texts) > 1:
+            hashes |= set(_fingerprint("".join(texts), language, 1, set()).hashes)
     return hashes
 
 
@@ -286,13 +293,12 @@ def find_similar(
     """
     require("copydetect", "the similarity check")  # the grader's install, not a submission's
     notes = notes if notes is not None else []
-    shared: list[SourceFile] = []
+    bp: set[int] = set()
     for path in boilerplate:
         if not path.exists():
             notes.append(f"boilerplate {path} does not exist; nothing is discounted for it")
             continue
-        shared += collect_sources(path, include, notes, label=f"boilerplate {path}")
-    bp = boilerplate_hashes(shared)
+        bp |= boilerplate_hashes(collect_sources(path, include, notes, label=f"boilerplate {path}"))
     docs: dict[str, dict] = {}
     for student in sorted(submissions):
         try:

@@ -150,3 +150,19 @@ def test_the_fast_overlap_equals_copydetects(tmp_path: Path) -> None:
         pair = _similarity(a, b, docs[a], docs[b])
         got = (pair.similarity_ab, pair.similarity_ba) if pair else (0.0, 0.0)
         assert got == (round(min(float(sim_a), 1.0), 4), round(min(float(sim_b), 1.0), 4))
+
+
+def test_a_reference_copied_whole_leaves_nothing_to_compare(tmp_path: Path) -> None:
+    """Several files are joined per submission; the k-grams across the joins are the
+    reference's too, so two students who both submit it unchanged are not a pair."""
+    from grader.similarity import find_similar
+    from grader.testing import build_file_tree
+    from tests.overview_class import COPIED, OTHER, RENAMED, STARTER
+
+    reference = {"a_data.py": STARTER, "b_model.py": COPIED, "c_train.py": OTHER}
+    build_file_tree(tmp_path / "reference", reference)
+    for student in ("s1", "s2"):
+        build_file_tree(tmp_path / student, reference)
+    build_file_tree(tmp_path / "s3", {**reference, "b_model.py": RENAMED + COPIED})
+    subs = {s: tmp_path / s for s in ("s1", "s2", "s3")}
+    assert find_similar(subs, [tmp_path / "reference"], 0.1, ["**/*.py"]) == []
