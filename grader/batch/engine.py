@@ -118,20 +118,17 @@ def sandbox_preflight(spec: AssignmentSpec, settings: RunSettings) -> None:
     without one every student would be 'not graded (environment)'. Raises BatchError
     saying what to do (install bubblewrap, or GRADER_ALLOW_UNSANDBOXED=1)."""
     from grader.checks.registry import REGISTRY
-    from grader.sandbox import SandboxError, choose_sandbox
+    from grader.sandbox import refusal
 
     if settings.rerun == RerunMode.NONE:
         return
     runs_code = [c.key for c in spec.checks if getattr(REGISTRY[c.check], "runs_code", False)]
-    if not runs_code:
-        return
-    try:
-        choose_sandbox("pinned")
-    except SandboxError as exc:
+    reason = refusal("pinned") if runs_code else None
+    if reason is not None:
         raise BatchError(
             f"--rerun {settings.rerun.value}: the checks {', '.join(runs_code)} run student "
-            f"code, and {exc}. Nothing was graded; or run with --rerun none"
-        ) from None
+            f"code, and {reason}. Nothing was graded; or run with --rerun none"
+        )
 
 
 def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[str]) -> Path | None:
