@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -252,6 +253,36 @@ def is_result_document(data: object) -> bool:
     if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
         return False
     return isinstance(data.get("schema"), int) and {"assignment", "student", "score"} <= set(data)
+
+
+_TEXT_SCORE = re.compile(r"^\s*Score: \d+(?:\.\d+)? / \d+(?:\.\d+)?\b", re.MULTILINE)
+_TEXT_MARKERS = re.compile(
+    r"^\s*(?:report: |Fix these first|What the grader assumes|Not judged in this run|"
+    r"Required checks fail|Some required checks fail)|"
+    r"\bCheck\s*[│|┃]\s*Status\s*[│|┃]\s*Points\b",
+    re.MULTILINE,
+)
+_ACTION_LINE = re.compile(r"^::(?:error|warning|notice)(?: [^:]*)?::", re.MULTILINE)
+
+
+def is_grader_output(text: str) -> bool:
+    """Whether a file's text is the grader's own output, in any of its formats: the JSON
+    result (``is_result_document``), the terminal's text (``grader check > out.txt``: its
+    "Score: X / Y" line and the table or report line around it), GitHub workflow commands
+    (``--format github``) or the JUnit XML (``--format junit``). Recognised by content,
+    whatever the file's name, so that the grader's output is never read as student work."""
+    head = text[:200_000]
+    stripped = head.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return is_result_document(json.loads(text))
+        except (ValueError, RecursionError):
+            return False
+    if stripped.startswith("<?xml") or stripped.startswith("<testsuites"):
+        return "<testsuites" in head and 'name="max_score"' in head
+    if _TEXT_SCORE.search(head) and _TEXT_MARKERS.search(head):
+        return True
+    return len(_ACTION_LINE.findall(head)) >= 2 and "title=" in head
 
 
 def now_iso() -> str:
