@@ -157,6 +157,67 @@ def test_one_maximum_in_every_door_and_export(tmp_path: Path) -> None:
     assert f"{result['score']:g}/10" in shown.output
 
 
+NOTEBOOK = json.dumps({
+    "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+    "cells": [{"cell_type": "code", "id": "a1", "execution_count": 1, "metadata": {},
+               "source": "print('Budapest, 2020: átlaghőmérséklet')",
+               "outputs": [{"output_type": "stream", "name": "stdout",
+                            "text": "Budapest, 2020: átlaghőmérséklet\n"}]}],
+})  # fmt: skip
+
+
+def test_lms_exports_put_a_mixed_class_on_one_maximum_by_the_same_share(tmp_path: Path) -> None:
+    """hw3's optional notebook applies to one student only: she is out of 11, he out of 10.
+    Canvas and Moodle hold one maximum (11): his points are scaled to it (before: 9.75 of
+    10 was written as 9.75 of 11), and his feedback says so."""
+    plain = build_file_tree(tmp_path / "plain", {})
+    ex.story_complete(plain)
+    with_nb = build_file_tree(tmp_path / "nb", {})
+    ex.story_complete(with_nb)
+    git_save(with_nb, "Elemzés notebook", date="2020-10-27T22:00:00+01:00",
+             files={"elemzés.ipynb": NOTEBOOK})  # fmt: skip
+    out = tmp_path / "class"
+    rows = roster(
+        tmp_path / "roster.csv",
+        ("AAA111", "Kovács Péter", make_bare(plain)), ("BBB222", "Nagy Réka", make_bare(with_nb)),
+    )  # fmt: skip
+    batch = invoke(
+        "batch", HW3, "--roster", rows, "--out", out, "--rerun", "none", "--no-progress",
+        "--cache", tmp_path / "mirrors",
+    )  # fmt: skip
+    assert batch.exit_code == 0, batch.output
+    results = {s: json.loads((out / s / "result.json").read_text()) for s in ("AAA111", "BBB222")}
+    assert [results[s]["max_score"] for s in ("AAA111", "BBB222")] == [10, 11]
+    his = results["AAA111"]["score"]
+    db = out / "gradebook.sqlite"
+    scaled = f"{round(his * 11 / 10, 4):g}"
+
+    def export(fmt: str) -> tuple[list[list[str]], str]:
+        target = tmp_path / f"{fmt}.csv"
+        done = invoke(
+            "gradebook", "export", "--db", db, "--assignment", "hw3-temperature", "--format",
+            fmt, "--out", target,
+        )  # fmt: skip
+        assert done.exit_code == 0, done.output
+        return list(csv.reader(io.StringIO(target.read_text()))), done.output
+
+    canvas, said = export("canvas")
+    assert canvas[1][-1] == "11"
+    by_id = {row[2]: row[-1] for row in canvas[2:]}
+    assert by_id == {"AAA111": scaled, "BBB222": f"{results['BBB222']['score']:g}"}
+    assert "AAA111 (10)" in said and "scaled" in said
+    moodle, _ = export("moodle")
+    rows_by_id = {row[0]: row for row in moodle[1:]}
+    assert rows_by_id["AAA111"][3] == scaled
+    assert f"{his:g} of your 10 points" in rows_by_id["AAA111"][4]
+    assert "scaled" not in rows_by_id["BBB222"][4]
+    export("csv")
+    grades = {
+        r["neptun"]: r for r in csv.DictReader(io.StringIO((tmp_path / "csv.csv").read_text()))
+    }
+    assert grades["AAA111"]["max_score"] == "10"  # the grades CSV keeps each own maximum
+
+
 # ---- B7: a backdated commit inherits the lateness it sits on ----------------------------
 
 LATE_SPEC = """\

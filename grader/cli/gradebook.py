@@ -290,9 +290,11 @@ def _export(
     if output_format == "csv":
         text = grades_csv(rows)
     elif output_format == "moodle":
-        text = moodle_csv(rows, item or info["title"] or None)
+        text = moodle_csv(rows, item or info["title"] or None, _points_possible(rows, "Moodle"))
     elif output_format == "canvas":
-        text = canvas_csv(rows, item or info["title"] or None, canvas_id, _points_possible(rows))
+        text = canvas_csv(
+            rows, item or info["title"] or None, canvas_id, _points_possible(rows, "Canvas")
+        )
     else:
         text = junit_xml([r for r in (row.result() for row in rows) if r is not None])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -301,10 +303,11 @@ def _export(
     console.print(f"wrote {escape(str(out))} ({output_format}, {len(rows)} students)")
 
 
-def _points_possible(rows: list[GradeRow]) -> float | None:
-    """Canvas holds one maximum per assignment: the one the graded students share; where
-    their maxima differ (an optional check applies to some only), the largest, and a
-    warning names the students whose own maximum is lower."""
+def _points_possible(rows: list[GradeRow], lms: str) -> float | None:
+    """An LMS column holds one maximum: the one the graded students share; where their
+    maxima differ (an optional check applies to some only), the largest, the students
+    whose own maximum is lower are scaled to it (the same share of their points), and a
+    warning names them (their feedback says it too)."""
     maxima = {row.student: row.max_score for row in rows if not row.ungraded}
     if not maxima:
         return None
@@ -312,8 +315,9 @@ def _points_possible(rows: list[GradeRow]) -> float | None:
     lower = sorted(s for s, m in maxima.items() if m < top)
     if lower:
         err_console.print(
-            f"[yellow]warning[/] Canvas has one 'Points Possible' ({number(top)}); these "
-            f"students' own maximum is lower (a check does not apply to them): "
+            f"[yellow]warning[/] {lms} holds one maximum ({number(top)}); these students' own "
+            "maximum is lower (a check does not apply to them), so their points are scaled "
+            f"to {number(top)}: "
             f"{escape(', '.join(f'{s} ({number(maxima[s])})' for s in lower))}"
         )
     return top
