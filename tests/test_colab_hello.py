@@ -105,7 +105,10 @@ def test_committed_notebook_gets_full_marks(tmp_path: Path, monkeypatch) -> None
         "rerun": ("skipped", 0.0),  # static grading; executing it: test_notebook_exec
         "tests": ("pass", 2.0),  # the public tests run the notebook on the local copy
     }
-    assert (result["score"], result["max_score"]) == (7.0, 7.0)
+    # the rerun is pending (a run with --rerun smoke judges it): in the maximum, not earned
+    pending = {c["id"]: c["pending"] for c in result["checks"]}["rerun"]
+    assert pending.startswith("a run with --rerun smoke")
+    assert (result["score"], result["max_score"]) == (7.0, 9.0)
     evidence = {c["id"]: c["evidence"] for c in result["checks"]}["code_pattern"]
     shown = [e for e in evidence if "x_train[12]" in e["detail"]]
     assert shown and shown[0]["path"] == "colab_hello.ipynb"

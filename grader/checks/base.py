@@ -85,6 +85,9 @@ class Check:
 
     title: ClassVar[str]
     Args: ClassVar[type[Args]] = NoArgs
+    # True for checks that run student code in the sandbox: a batch that reruns refuses
+    # to start without a usable sandbox
+    runs_code: ClassVar[bool] = False
 
     def run(self, ctx: CheckContext, args: Any) -> CheckOutcome:  # pragma: no cover
         raise NotImplementedError

@@ -26,6 +26,7 @@ from grader.sandbox.session import RerunPlan, RerunRecord, run_plan
 from grader.settings import RerunMode
 
 _QUEUE: RunQueue | None = None
+PENDING_RERUN = "a run with --rerun smoke or full (the instructor's batch reruns by default)"
 
 
 class SmokeArgs(Args):
@@ -143,11 +144,16 @@ def rerun_history(record: RerunRecord) -> dict:
 class RerunCheck(Check):
     title = "Rerun of the training"
     Args = RerunArgs
+    runs_code = True
 
     def run(self, ctx: CheckContext, args: RerunArgs) -> CheckOutcome:
         mode = ctx.settings.rerun
         if mode == RerunMode.NONE:
-            return CheckOutcome(Status.SKIPPED, "rerun disabled for this run (--rerun none)")
+            return CheckOutcome(
+                Status.SKIPPED,
+                "rerun disabled for this run (--rerun none)",
+                pending=PENDING_RERUN,
+            )
         notes: list[str] = []
         queue = run_queue(ctx)
         if (
@@ -194,8 +200,8 @@ class RerunCheck(Check):
         out_dir = out_dir_for(ctx)
         try:
             record = run_plan(plan, ctx.workdir, out_dir, queue)
-        except SandboxError as exc:  # no sandbox, no interpreter: never the student's doing
-            raise EnvironmentFailure(f"cannot rerun: {exc}", kind="sandbox") from exc
+        except SandboxError as exc:  # no sandbox, a bad interpreter: never the student's fault
+            raise EnvironmentFailure(f"cannot rerun: {exc}", kind="sandbox") from None
         return self._judge(ctx, record, mode, commands, notebooks, notes, out_dir, args.produces)
 
     def _judge(

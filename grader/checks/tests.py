@@ -165,7 +165,11 @@ class TestsCheck(Check):
         if not files:
             if hidden_pending:
                 return CheckOutcome(Status.MANUAL, f"pending: {hidden_pending}")
-            return CheckOutcome(Status.SKIPPED, "no tests to run in this run")
+            return CheckOutcome(
+                Status.SKIPPED,
+                "no tests to run in this run",
+                pending="the instructor's run (hidden tests)" if args.hidden else "",
+            )
         notebook = None
         if args.notebook:
             matches = ctx.glob(args.notebook, exclude=[".grader/**"])

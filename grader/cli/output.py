@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from grader.feedback import fix_first, uncommitted_warning
-from grader.results import Status, SubmissionResult
+from grader.results import CheckResult, Status, SubmissionResult
 from grader.spec import AssignmentSpec
 
 LOG_WIDTH = 10_000  # not a terminal (a pipe, a file, a CI log): lines are never wrapped
@@ -55,20 +55,45 @@ def print_result(result: SubmissionResult) -> None:
     table.add_column("Check")
     table.add_column("Status")
     table.add_column("Points", justify="right")
+    table.add_column("Judged at")
     table.add_column("Message", overflow="fold")
     for check in result.checks:
         name = check.title or check.id
         if not check.required:
             name += " (optional)"
         table.add_row(
-            name,
-            f"[{STYLE[check.status]}]{check.status.value}[/]",
+            escape(name),
+            f"[{STYLE[check.status]}]{'pending' if check.pending else check.status.value}[/]",
             f"{check.points:g}/{check.max_points:g}",
-            check.message,
+            escape(judged_at(result, check)),
+            escape(check.message),
         )
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
     console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")
+    if result.pin.late_note:
+        console.print(f"[yellow]Late:[/] {escape(result.pin.late_note)}")
+    pending = result.pending_checks
+    if pending:
+        console.print("Not judged in this run (their points count in the maximum, not earned yet):")
+        for check in pending:
+            console.print(
+                f"  - {escape(check.title or check.id)}: judged by {escape(check.pending)}"
+            )
+    if result.assumptions:
+        console.print(f"[dim]What the grader assumes:[/] {escape(result.assumptions)}")
+
+
+def judged_at(result: SubmissionResult, check: CheckResult) -> str:
+    """Which files a check judged: the working tree, or a commit (and for which milestone)."""
+    if check.pending and not check.milestone:
+        return "-"
+    if check.milestone:
+        at = f"{check.commit[:10]}" if check.commit else "no commit"
+        return f"{check.milestone} pin {at}"
+    if result.pin.mode == "worktree":
+        return "working tree"
+    return (check.commit or result.commit or "")[:10]
 
 
 def print_next_steps(result: SubmissionResult, spec: AssignmentSpec | None = None) -> None:
