@@ -8,6 +8,7 @@ import importlib.util
 EXTRA_OF = {
     "sqlalchemy": "instructor", "distributed": "instructor", "copydetect": "instructor",
     "numpy": "instructor", "nbclient": "instructor",
+    "pytest": "tests",
     "flask": "review", "flask_wtf": "review", "waitress": "review",
 }  # fmt: skip
 

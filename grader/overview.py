@@ -263,6 +263,28 @@ def leaderboard(results: list[SubmissionResult], names: Mapping[str, str]) -> di
             "placeholder": placeholder}  # fmt: skip
 
 
+def metric_leaderboard(results: list[SubmissionResult], names: Mapping[str, str]) -> dict | None:
+    """Students ranked by the hidden metric a `tests` check records for its leaderboard
+    (e.g. hidden test accuracy); None when no result has one."""
+    entries, title, higher = [], "", True
+    for result in results:
+        for check in result.checks:
+            board = (check.facts or {}).get("leaderboard") if check.check == "tests" else None
+            value = _float(board.get("value")) if isinstance(board, Mapping) else None
+            if value is None:
+                continue
+            title = str(board.get("title") or board.get("metric") or title)
+            higher = bool(board.get("higher_is_better", True))
+            entries.append({"id": result.student, "name": names.get(result.student, ""),
+                            "value": value})  # fmt: skip
+    if not entries:
+        return None
+    entries.sort(key=lambda e: (-e["value"] if higher else e["value"], e["id"]))
+    for rank, entry in enumerate(entries, start=1):
+        entry["rank"] = rank
+    return {"title": title, "higher_is_better": higher, "entries": entries}
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip(".") or "_"
 
@@ -368,6 +390,7 @@ def overview_context(
         "rates": pass_rates(rows, columns, titles),
         "leaderboard": (board := leaderboard(results, names)),
         "leaderboard_chart": leaderboard_chart(board),
+        "metric_leaderboard": metric_leaderboard(results, names),
         "grades_csv": "grades.csv" if (out_dir / "grades.csv").is_file() else None,
         "similarity": similarity,
         "pages": {(p.a, p.b): f"similarity/{pair_page(p)}" for p in similarity.pairs}

@@ -218,10 +218,12 @@ def self_check(
     path: Path,
     student: str = "self-check",
     rerun: RerunMode = RerunMode.NONE,
+    hidden: bool = False,
 ) -> SubmissionResult:
     """The student's own working tree, uncommitted work included. Never uses instructor-only
-    material (hidden tests, hidden data), whatever is installed."""
-    settings = RunSettings(rerun=RerunMode.parse(rerun), hidden=False)
+    material (hidden tests, hidden data), whatever is installed, unless ``hidden`` is asked
+    for by an instructor's front door (``grader gradescope --hidden``)."""
+    settings = RunSettings(rerun=RerunMode.parse(rerun), hidden=hidden)
     return evaluate(spec, worktree_submission(spec, path, student), settings)
 
 

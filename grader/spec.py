@@ -23,6 +23,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -203,6 +204,12 @@ class AssignmentSpec(Frozen):
     )
     repo_url_pattern: str | None = None
     similarity: SimilaritySpec = SimilaritySpec()
+    _source: str | None = PrivateAttr(None)  # the file it was loaded from, if any
+
+    @property
+    def source_dir(self) -> Path | None:
+        """The folder of the spec file (where material shipped with it lives), if known."""
+        return Path(self._source).resolve().parent if self._source else None
 
     @field_validator("timezone")
     @classmethod
@@ -488,6 +495,8 @@ def parse_spec_text(
     if problems:
         raise SpecError(problems)
     assert spec is not None
+    if Path(file).is_file():
+        spec._source = file
     return spec
 
 

@@ -112,7 +112,7 @@ def environment() -> Environment:
     env.filters["pct"] = lambda v: "" if v is None else f"{100 * v:.0f}%"
     env.filters["pretty_json"] = lambda v: json.dumps(v, indent=2, ensure_ascii=False, default=str)
     env.filters["facts_json"] = lambda v: json.dumps(
-        {k: x for k, x in v.items() if k not in PICTURE_FACTS},
+        {k: x for k, x in v.items() if k not in (*PICTURE_FACTS, "instructor_only")},
         indent=2,
         ensure_ascii=False,
         default=str,

@@ -86,8 +86,27 @@ def test_notebooks(tmp_path: Path) -> None:
     assert bad.status == Status.FAIL and bad.fraction == 1 / 4
     by_path = {e.path: e for e in bad.evidence}
     assert by_path["broken.ipynb"].verdict == "malformed"
-    assert "cell 2 (ValueError)" in by_path["err.ipynb"].detail
+    assert "code cell 1 (cell 2, ValueError)" in by_path["err.ipynb"].detail
     assert "stored outputs" in by_path["empty.ipynb"].detail
     assert json.dumps(bad.facts)  # facts stay JSON-serialisable
     none = NotebooksCheck().run(ctx(tmp_path / "nothing"), NotebooksArgs(min_notebooks=0))
     assert none.status == Status.SKIPPED
+
+
+def test_notebooks_messages_say_only_what_was_checked_and_count_code_cells(tmp_path: Path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Bevezetés"), nbformat.v4.new_code_cell("x = 1")]
+    root = build_file_tree(tmp_path / "s", {"no_outputs.ipynb": nbformat.writes(nb)})
+    lenient = NotebooksCheck().run(ctx(root), NotebooksArgs(require_outputs=False))
+    assert lenient.status == Status.PASS
+    assert lenient.message == "1 notebook(s) parse, no errors"  # no claim about outputs
+    cells = [nbformat.v4.new_markdown_cell("## Rész") for _ in range(3)]
+    cells += [nbformat.v4.new_code_cell(f"x = {i}") for i in range(3)]
+    failing = nbformat.v4.new_code_cell("1 / 0")
+    failing.outputs.append(nbformat.v4.new_output("error", ename="ZeroDivisionError",
+                                                  evalue="division by zero", traceback=[]))  # fmt: skip
+    nb.cells = cells + [failing]
+    build_file_tree(root, {"no_outputs.ipynb": nbformat.writes(nb)})
+    strict = NotebooksCheck().run(ctx(root), NotebooksArgs(require_outputs=False))
+    assert strict.status == Status.FAIL
+    assert "code cell 4 (cell 7, ZeroDivisionError)" in strict.evidence[0].detail

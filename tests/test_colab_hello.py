@@ -92,7 +92,10 @@ def grade(tmp_path: Path, notebook_text: str) -> dict:
     return json.loads((out / "ABC123" / "result.json").read_text(encoding="utf-8"))
 
 
-def test_committed_notebook_gets_full_marks(tmp_path: Path) -> None:
+def test_committed_notebook_gets_full_marks(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "home"  # the grader's local CIFAR-10 copy (~/.keras/datasets)
+    write_cifar10_cache(home / ".keras" / "datasets" / "cifar-10-batches-py")
+    monkeypatch.setenv("HOME", str(home))
     result = grade(tmp_path, NOTEBOOK.read_text(encoding="utf-8"))
     table = {c["id"]: (c["status"], c["points"]) for c in result["checks"]}
     assert table == {
@@ -100,10 +103,12 @@ def test_committed_notebook_gets_full_marks(tmp_path: Path) -> None:
         "notebooks": ("pass", 2.0),
         "code_pattern": ("pass", 2.0),
         "rerun": ("skipped", 0.0),  # static grading; executing it: test_notebook_exec
+        "tests": ("pass", 2.0),  # the public tests run the notebook on the local copy
     }
     # the rerun is pending (a run with --rerun smoke judges it): in the maximum, not earned
-    assert result["checks"][-1]["pending"].startswith("a run with --rerun smoke")
-    assert (result["score"], result["max_score"]) == (5.0, 7.0)
+    pending = {c["id"]: c["pending"] for c in result["checks"]}["rerun"]
+    assert pending.startswith("a run with --rerun smoke")
+    assert (result["score"], result["max_score"]) == (7.0, 9.0)
     evidence = {c["id"]: c["evidence"] for c in result["checks"]}["code_pattern"]
     shown = [e for e in evidence if "x_train[12]" in e["detail"]]
     assert shown and shown[0]["path"] == "colab_hello.ipynb"
@@ -133,3 +138,16 @@ def test_commented_out_imshow_does_not_count(tmp_path: Path) -> None:
     check = {c["id"]: c for c in result["checks"]}["code_pattern"]
     assert (check["status"], check["points"]) == ("fail", 1.0)
     assert "x_train[12] is shown with imshow" in check["message"]
+
+
+def test_showing_another_image_loses_the_imshow_test_point(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "home"
+    write_cifar10_cache(home / ".keras" / "datasets" / "cifar-10-batches-py")
+    monkeypatch.setenv("HOME", str(home))
+    text = NOTEBOOK.read_text(encoding="utf-8").replace("plt.imshow(x_train[12])",
+                                                        "plt.imshow(x_train[13])")  # fmt: skip
+    tests = {c["id"]: c for c in grade(tmp_path, text)["checks"]}["tests"]
+    rows = {t["name"]: t["status"] for t in tests["facts"]["tests"]}
+    assert rows == {"test_x_train_has_the_cifar10_shape": "passed",
+                    "test_image_12_is_shown": "failed"}  # fmt: skip
+    assert tests["points"] == 1.0

@@ -37,11 +37,21 @@ def log(values: list[tuple[float, float]], test: float | None = None) -> str:
 HONEST = [(0.9, 0.60), (0.7, 0.70), (0.5, 0.80), (0.4, 0.85), (0.35, 0.88)]
 
 
-def ctx_with(tmp_path, committed: str, rerun_text: str, mode: str, reference: float | None):
+def ctx_with(
+    tmp_path,
+    committed: str,
+    rerun_text: str,
+    mode: str,
+    reference: float | None,
+    measured: float | None = None,
+):
     work = build_file_tree(tmp_path / "s", {"training.log": committed})
     ctx = make_ctx(work, spec_id="hw")
     facts = {"mode": mode, "history": parse_text(rerun_text, "rerun output").to_dict()}
     ctx.previous.append(CheckResult("rerun", Status.PASS, 0, 0, "ok", facts=facts))
+    if measured is not None:  # the tests check evaluated the rerun's model on hidden data
+        tests = {"metrics": {"test_accuracy": measured}}
+        ctx.previous.append(CheckResult("tests", Status.PASS, 0, 0, "ok", facts=tests))
     instructor = tmp_path / "instructor"
     if reference is not None:
         build_file_tree(instructor, {"hw/reference.json": json.dumps({"test_accuracy": reference})})
@@ -52,8 +62,10 @@ def ctx_with(tmp_path, committed: str, rerun_text: str, mode: str, reference: fl
 
 @pytest.fixture
 def run_compare(tmp_path, monkeypatch):
-    def go(committed, rerun_text, mode="full", reference=0.9, **args):
-        ctx, instructor = ctx_with(tmp_path, committed, rerun_text, mode, reference)
+    def go(committed, rerun_text, mode="full", reference=0.9, measured=None, **args):
+        ctx, instructor = ctx_with(tmp_path, committed, rerun_text, mode, reference, measured)
+        if measured is not None:
+            args.setdefault("measured", "tests")
         monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(instructor))
         return CompareCheck().run(ctx, CompareArgs(**args))
 
@@ -61,11 +73,31 @@ def run_compare(tmp_path, monkeypatch):
 
 
 def test_full_rerun_matching_the_log_is_consistent(run_compare):
-    outcome = run_compare(log(HONEST, 0.87), log(HONEST, 0.88))
+    outcome = run_compare(log(HONEST, 0.87), log(HONEST, 0.88), measured=0.86)
     assert outcome.status == Status.PASS
-    assert outcome.message.startswith("consistent: claimed 0.87, rerun (full) 0.88, reference 0.9")
-    assert outcome.fraction == 1.0  # 0.88 / 0.9 >= 90%
+    assert outcome.message.startswith(
+        "consistent: claimed 0.87, rerun printed (full) 0.88, measured 0.86, reference 0.9"
+    )
+    assert outcome.fraction == 1.0  # measured 0.86 / 0.9 >= 90%
     assert outcome.facts["svg"].startswith("<svg")
+
+
+def test_printed_numbers_never_score(run_compare):
+    """Without a measurement the rerun's printed accuracy earns no band: only agreement."""
+    printed_only = run_compare(log(HONEST, 0.72), log(HONEST, 0.72))
+    assert printed_only.status == Status.PASS
+    assert printed_only.fraction is None
+    assert "printed numbers never score" in printed_only.message
+    waiting = run_compare(log(HONEST, 0.72), log(HONEST, 0.72), measured=0.7, measured_metric="f1")
+    assert waiting.status == Status.MANUAL
+    assert "recorded no f1" in waiting.message
+
+
+def test_printed_accuracy_far_from_the_measured_one_is_flagged(run_compare):
+    outcome = run_compare(log(HONEST, 0.88), log(HONEST, 0.88), measured=0.51)
+    assert outcome.status == Status.MANUAL
+    assert "the grader measures 0.51 on its own data" in outcome.message
+    assert outcome.fraction == 0.0
 
 
 def test_full_rerun_far_from_the_log_is_flagged(run_compare):
@@ -77,15 +109,15 @@ def test_full_rerun_far_from_the_log_is_flagged(run_compare):
     assert warn.status == Status.WARN and warn.fraction == 0.0
 
 
-def test_score_bands_on_the_rerun(run_compare):
-    outcome = run_compare(log(HONEST, 0.72), log(HONEST, 0.72))
+def test_score_bands_on_the_measured_value(run_compare):
+    outcome = run_compare(log(HONEST, 0.72), log(HONEST, 0.72), measured=0.72)
     assert outcome.status == Status.PASS
     assert outcome.fraction == 0.5  # 80% of the reference
     assert outcome.facts["ratio_to_reference"] == pytest.approx(0.8)
 
 
 def test_missing_reference_is_pending_not_failed(run_compare):
-    outcome = run_compare(log(HONEST, 0.87), log(HONEST, 0.87), reference=None)
+    outcome = run_compare(log(HONEST, 0.87), log(HONEST, 0.87), reference=None, measured=0.87)
     assert outcome.status == Status.MANUAL
     assert "reference metrics pending" in outcome.message
 

@@ -59,12 +59,16 @@ def test_a_self_check_imports_nothing_heavy(tmp_path: Path) -> None:
                 files[f"data/{split}/{label}/{i}.png"] = _png((colour[0], colour[1] + i, 10 * i))
     repo = build_file_tree(tmp_path / "hw4", files)
     git_save(repo, "all", date="2020-11-09T18:00:00+01:00")
+    # a student's install: no `tests` extra (pytest, numpy), so this dev venv's copies are
+    # hidden; the instructor's public tests then wait for that extra (never a penalty)
     code = (
-        "import sys, json; from pathlib import Path; from grader import pipeline\n"
+        "import sys, json; from pathlib import Path\n"
+        "sys.modules.update(dict.fromkeys(['numpy', 'pytest']))\n"
+        "from grader import pipeline\n"
         "spec = pipeline.load_assignment('bme-vitmav45-2020/hw4-transfer')\n"
         f"result = pipeline.self_check(spec, Path({str(repo)!r}))\n"
         f"pipeline.write_outputs(result, spec, Path({str(tmp_path / 'out')!r}))\n"
-        "mods = {m.split('.')[0] for m in sys.modules}\n"
+        "mods = {m.split('.')[0] for m, module in sys.modules.items() if module}\n"
         f"print(json.dumps(sorted(mods & set({list(HEAVY)!r}))))\n"
         "print(json.dumps({c.id: c.status.value for c in result.checks}))\n"
     )
@@ -74,6 +78,7 @@ def test_a_self_check_imports_nothing_heavy(tmp_path: Path) -> None:
     assert heavy == []
     assert statuses["dataset_split"] == "fail"  # 2 images per class, 400 expected: it ran
     assert statuses["english"] == "pass" and statuses["notebooks"] != "error"
+    assert statuses["tests"] == "environment"  # pip install 'grader[tests]' runs them
 
 
 def test_the_bundled_language_model_is_fasttexts_lid_176() -> None:

@@ -215,3 +215,27 @@ def test_leaderboard_from_the_real_predictions_check(tmp_path: Path) -> None:
     assert order == [("1", "BBB222"), ("2", "AAA111"), ("3", "CCC333")]
     assert "0.25" in section and "1.00" in section and "7.50" in section  # the MAEs
     assert "12.5 / 12" in section and 'title="predictions.csv' in section
+
+
+def test_leaderboard_by_a_hidden_metric_of_the_tests_check(tmp_path: Path) -> None:
+    def result(student: str, accuracy: float | None) -> SubmissionResult:
+        facts = {"tests": [], "metrics": {}}
+        if accuracy is not None:
+            facts["leaderboard"] = {"metric": "hidden_accuracy", "value": accuracy,
+                                    "higher_is_better": True, "title": "hidden test accuracy"}  # fmt: skip
+        check = CheckResult("tests", Status.PASS, 1, 1, "ok", facts=facts, check="tests")
+        return SubmissionResult("hw4", student, "repo", "2020-11-10T23:59:00+01:00", checks=[check])
+
+    for student, accuracy in [
+        ("CCC333", 0.81),
+        ("BBB222", 0.93),
+        ("AAA111", 0.81),
+        ("DDD444", None),
+    ]:
+        write_result(result(student, accuracy), tmp_path / student / "result.json")
+    page = write_overview(tmp_path, None).read_text(encoding="utf-8")
+    section = page.split('id="metric-leaderboard"', 1)[1].split("</section>", 1)[0]
+    assert "Leaderboard by hidden test accuracy" in section
+    order = re.findall(r'<td class="num">(\d+)</td><td>(\w+)</td>', section)
+    assert order == [("1", "BBB222"), ("2", "AAA111"), ("3", "CCC333")]  # DDD444: none
+    assert "0.93" in section

@@ -41,6 +41,21 @@ def test_wheel_ships_specs_and_templates_but_no_reference_solutions(wheel: Path)
     assert not [n for n in names if n.startswith(("tests/", "examples/", "benchmarks/"))]
 
 
+def test_wheel_ships_public_tests_and_the_testkit_but_no_hidden_tests_or_data(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    public = "grader/_data/assignments/bme-vitmav45-2020/hw4-transfer/public_tests/test_public.py"
+    assert public in names
+    assert "grader/_data/assignments/bme-vitmav45-2018/hw2-numpy-network.yaml" in names
+    assert {"grader/testkit/plugin.py", "grader/sandbox/student_server.py"} <= set(names)
+    instructor = [p.relative_to(REPO_ROOT / "reference_solutions").as_posix()
+                  for p in (REPO_ROOT / "reference_solutions").rglob("*") if p.is_file()]  # fmt: skip
+    hidden = [p for p in instructor if "hidden" in p]
+    assert hidden, "the bundled assignments have hidden tests to keep out"
+    shipped = {n.rsplit("/", 1)[-1] for n in names}
+    assert not [p for p in hidden if p.rsplit("/", 1)[-1] in shipped - {"conftest.py"}]
+    assert not [n for n in names if "conftest.py" in n and "public_tests" not in n]
+
+
 def test_installed_wheel_finds_bundled_specs_and_no_instructor_data(
     wheel: Path, tmp_path: Path
 ) -> None:

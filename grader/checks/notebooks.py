@@ -24,12 +24,15 @@ def inspect_notebook(text: str) -> dict:
     code = [c for c in nb.cells if c.cell_type == "code"]
     with_outputs = [c for c in code if c.get("outputs")]
     errors, mimes = [], set()
+    code_number = 0
     for index, cell in enumerate(nb.cells):
+        code_number += cell.cell_type == "code"
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.get("output_type") == "error":
                 errors.append(
                     {
                         "cell": index + 1,
+                        "code_cell": code_number,
                         "ename": output.get("ename", ""),
                         "evalue": str(output.get("evalue", ""))[:200],
                     }
@@ -79,7 +82,8 @@ class NotebooksCheck(Check):
                 )
             if info["error_outputs"] and not args.allow_errors:
                 cells = ", ".join(
-                    f"cell {e['cell']} ({e['ename']})" for e in info["error_outputs"][:5]
+                    f"code cell {e['code_cell']} (cell {e['cell']}, {e['ename']})"
+                    for e in info["error_outputs"][:5]
                 )
                 problems.append(f"error outputs in {cells}")
             missing = [m for m in args.required_mime if m not in info["mime_types"]]
@@ -91,9 +95,7 @@ class NotebooksCheck(Check):
                 Evidence(
                     path,
                     "problem" if problems else "ok",
-                    "; ".join(problems)
-                    or f"{info['with_outputs']}/{info['code_cells']} "
-                    "code cells with outputs, no errors",
+                    "; ".join(problems) or _fine(info, args),
                     line=info["error_outputs"][0]["cell"] if info["error_outputs"] else None,
                 )
             )
@@ -108,8 +110,22 @@ class NotebooksCheck(Check):
                 fraction=good / len(paths) if paths else 0.0,
             )
         return CheckOutcome(
-            Status.PASS,
-            f"{len(paths)} notebook(s) parse, with outputs, no errors",
-            evidence,
-            facts_out,
+            Status.PASS, f"{len(paths)} notebook(s) {_established(args)}", evidence, facts_out
         )
+
+
+def _established(args: NotebooksArgs) -> str:
+    """What a pass establishes, in words: only what was required."""
+    parts = ["parse"]
+    if args.require_outputs:
+        parts.append("with outputs")
+    if not args.allow_errors:
+        parts.append("no errors")
+    if args.required_mime:
+        parts.append("with " + ", ".join(args.required_mime) + " output")
+    return ", ".join(parts)
+
+
+def _fine(info: dict, args: NotebooksArgs) -> str:
+    text = f"{info['with_outputs']}/{info['code_cells']} code cells with outputs"
+    return text + ("" if args.allow_errors else ", no errors")

@@ -31,6 +31,7 @@ CHECKS = {
     "training_log": "grader.checks.training_log:TrainingLogCheck",
     "rerun": "grader.checks.rerun:RerunCheck",
     "compare": "grader.checks.compare:CompareCheck",
+    "tests": "grader.checks.tests:TestsCheck",
 }
 
 

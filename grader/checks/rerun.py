@@ -63,6 +63,12 @@ class RerunArgs(Args):
     caches: dict[str, str] = Field(
         default_factory=dict, description="env var -> host dir, mounted read-only"
     )
+    produces: list[str] = Field(
+        default_factory=list,
+        description="globs of the model files the run must write (e.g. output/model.pt); "
+        "a run that writes none of them earns nothing",
+    )
+    produces_max_mb: int = Field(2048, ge=1)
     data_dir: str | None = None
     memory_mb: int = Field(8192, ge=64)
     processes: int = Field(512, ge=8)
@@ -92,7 +98,8 @@ def discover(ctx: CheckContext) -> tuple[list[str], list[str]]:
     return [], [nb for nb in ctx.glob("**/*.ipynb")]
 
 
-def _queue(ctx: CheckContext) -> RunQueue:
+def run_queue(ctx: CheckContext) -> RunQueue:
+    """The run queue for checks that run student code: the context's, else one per process."""
     global _QUEUE
     if ctx.queue is not None:
         return ctx.queue
@@ -148,7 +155,7 @@ class RerunCheck(Check):
                 pending=PENDING_RERUN,
             )
         notes: list[str] = []
-        queue = _queue(ctx)
+        queue = run_queue(ctx)
         if (
             mode == RerunMode.FULL
             and args.gpu == "required"
@@ -187,14 +194,15 @@ class RerunCheck(Check):
             commands=commands, notebooks=notebooks, mode=mode.value, limits=limits, gpu=args.gpu,
             network=args.network, env=env, python=args.python, requirements=args.requirements,
             caches=args.caches, data_dir=args.data_dir, artifacts=args.artifacts,
-            cell_timeout=args.cell_timeout, student_mode=ctx.mode, find_links=args.find_links,
+            cell_timeout=args.cell_timeout, student_mode=ctx.mode, produces=args.produces,
+            produces_max_bytes=args.produces_max_mb * 1024 * 1024, find_links=args.find_links,
         )  # fmt: skip
         out_dir = out_dir_for(ctx)
         try:
             record = run_plan(plan, ctx.workdir, out_dir, queue)
         except SandboxError as exc:  # no sandbox, a bad interpreter: never the student's fault
             raise EnvironmentFailure(f"cannot rerun: {exc}", kind="sandbox") from None
-        return self._judge(ctx, record, mode, commands, notebooks, notes, out_dir)
+        return self._judge(ctx, record, mode, commands, notebooks, notes, out_dir, args.produces)
 
     def _judge(
         self,
@@ -205,6 +213,7 @@ class RerunCheck(Check):
         notebooks: list[str],
         notes: list[str],
         out_dir: Path,
+        produces: list[str] | None = None,
     ) -> CheckOutcome:
         history = rerun_history(record)
         evidence = []
@@ -266,6 +275,8 @@ class RerunCheck(Check):
             "notes": notes,
             "warnings": warnings,
             "waited_s": record.waited_s,
+            "produced": record.produced,
+            "identical_to_committed": record.identical,
             "cpu_reason": record.device.get("cpu_reason", ""),
             "self_test": _self_test_facts(record),
         }
@@ -281,12 +292,27 @@ class RerunCheck(Check):
                     record.notebooks.failures[:3] if record.notebooks else []
                 )
             return CheckOutcome(Status.FAIL, message, evidence, facts)
+        if produces and not record.produced:
+            message = (
+                f"the rerun {where} finished but wrote no model file (expected "
+                f"{', '.join(produces)}, written during the run): what a script prints earns "
+                "nothing, the grader measures the model it trains"
+            )
+            return CheckOutcome(Status.FAIL, message, evidence, facts)
         wall = sum(r.wall_s for r in record.runs) + (
             record.notebooks.output.wall_s if record.notebooks else 0.0
         )
         epochs = sum(len(p["epochs"]) for p in history["phases"])
         tests = ", ".join(f"test {k} {v:.4g}" for k, v in sorted(history["test_metrics"].items()))
         message = f"reran {where}: finished in {wall:.1f} s; {epochs} epoch(s) parsed"
+        if record.produced:
+            message += f"; wrote {', '.join(record.produced)}"
+        if record.identical:
+            notes.append(
+                f"{', '.join(record.identical)} came out byte-identical to the committed file "
+                "(a deterministic training reproduces it; so would a copy: the score comes "
+                "from measuring the model, not from this run)"
+            )
         message += f", {tests}" if tests else ""
         if notes:
             message += " (" + "; ".join(notes) + ")"

@@ -42,7 +42,7 @@ COMMAND_MODULES = {
     "batch": "batch", "gradebook": "gradebook", "gradescope": "gradescope",
     "overview": "overview", "similarity": "overview", "keys": "reference", "schema": "reference",
     "explain": "explain", "serve": "review", "course": "course", "snapshot": "snapshot",
-    "doctor": "doctor",
+    "doctor": "doctor", "reference": "measure_reference",
 }  # fmt: skip
 # commands whose group other modules add to (the review desk adds `gradebook undo`, ...)
 ALSO_LOADED = {"gradebook": ("review",)}

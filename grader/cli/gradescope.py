@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -41,9 +42,18 @@ def gradescope(
     visibility: Annotated[str, typer.Option(help="visible, hidden, after_due_date, ...")] = (
         "visible"
     ),
+    hidden: Annotated[
+        bool | None,
+        typer.Option(
+            "--hidden/--no-hidden",
+            help="run the hidden tests (default: when $GRADER_INSTRUCTOR_DIR is set)",
+        ),
+    ] = None,
 ) -> None:
     """Run as a Gradescope autograder: self-check the submission, write results.json.
-    Call it from the autograder's run_autograder script."""
+    Call it from the autograder's run_autograder script. Hidden tests run when the
+    autograder image holds an instructor directory ($GRADER_INSTRUCTOR_DIR) or --hidden
+    says so; their results carry the spec's hidden visibility (after_published)."""
     started = time.monotonic()
     results.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -55,7 +65,9 @@ def gradescope(
         raise fail(f"the spec is invalid; wrote {results}") from None
     if not submission.is_dir():
         raise fail(f"{submission}: not a folder (the Gradescope submission)")
-    result = pipeline.self_check(spec, submission, _gradescope_student(metadata))
+    if hidden is None:
+        hidden = bool(os.environ.get("GRADER_INSTRUCTOR_DIR"))
+    result = pipeline.self_check(spec, submission, _gradescope_student(metadata), hidden=hidden)
     try:
         text = gradescope_json(
             result, visibility=visibility, execution_time=time.monotonic() - started

@@ -73,6 +73,33 @@ def _summary(result: SubmissionResult, score: float, note: str) -> str:
     return _clip("\n".join(lines))
 
 
+def _instructor_tests(check: CheckResult, number: int, visibility: str, hidden: str) -> list:
+    """One Gradescope test per instructor test of a `tests` check; hidden tests get the
+    spec's visibility for them (``hidden_visibility``, default after_published)."""
+    tests = []
+    for index, row in enumerate(check.facts.get("tests") or [], start=1):
+        if not isinstance(row, dict):
+            continue
+        secret = row.get("visibility") == "hidden"
+        where = (row.get("where") or {}).get("label")
+        lines = [f"{str(row.get('status', '')).upper()}: {row.get('message') or ''}".strip()]
+        if where:
+            lines.append(f"where: {where}")
+        test: dict[str, Any] = {
+            "score": row.get("earned", 0.0),
+            "max_score": row.get("points", 0.0),
+            "name": f"{check.title or check.id}: {row.get('name', '')}",
+            "number": f"{number}.{index}",
+            "output": _clip("\n".join(lines)),
+            "tags": [t for t in (check.check, "hidden" if secret else "public") if t],
+            "visibility": hidden if secret else visibility,
+        }
+        if row.get("status") != "pending":
+            test["status"] = "passed" if row.get("status") == "passed" else "failed"
+        tests.append(test)
+    return tests
+
+
 def gradescope_results(
     result: SubmissionResult,
     *,
@@ -90,6 +117,10 @@ def gradescope_results(
     final = result.score if score is None else score
     tests = []
     for number, check in enumerate(result.checks, start=1):
+        if check.check == "tests" and check.facts.get("tests"):
+            hidden = str(check.facts.get("hidden_visibility") or "after_published")
+            tests += _instructor_tests(check, number, visibility, hidden)
+            continue
         test: dict[str, Any] = {
             "score": check.points,
             "max_score": check.max_points,

@@ -1,4 +1,5 @@
-"""JUnit XML: one ``testsuite`` per submission, one ``testcase`` per check.
+"""JUnit XML: one ``testsuite`` per submission, one ``testcase`` per check (per instructor
+test for a ``tests`` check: ``<check id>::<test name>``).
 
 pass and warn pass (a warning goes to ``system-out``), fail is a ``failure``, error an
 ``error``, manual and skipped are ``skipped``; a submission that could not be graded is
@@ -52,6 +53,32 @@ def _testcase(parent: ET.Element, classname: str, check: CheckResult) -> str:
     return "passed"
 
 
+ROW_OUTCOME = {"failed": "failures", "error": "errors", "not run": "errors", "pending": "skipped"}
+
+
+def _test_row_case(parent: ET.Element, classname: str, check: CheckResult, row: dict) -> str:
+    """One instructor test of a `tests` check (its message is already hidden when the spec
+    hides hidden tests' output)."""
+    name = f"{check.id}::{row.get('name', '')}"
+    case = ET.SubElement(parent, "testcase", name=_clean(name), classname=_clean(classname))
+    case.set("time", f"{float(row.get('seconds') or 0):.3f}")
+    where = (row.get("where") or {}).get("label", "")
+    points = f"{row.get('earned', 0):g}/{row.get('points', 0):g} points"
+    message = _clean(" - ".join(p for p in (points, str(row.get("message") or "")) if p))
+    text = _clean("\n".join(p for p in (str(row.get("message") or ""), where) if p)) or message
+    outcome = ROW_OUTCOME.get(str(row.get("status")), "passed")
+    if outcome == "failures":
+        ET.SubElement(case, "failure", message=message, type="fail").text = text
+    elif outcome == "errors":
+        ET.SubElement(case, "error", message=message, type="error").text = text
+    elif outcome == "skipped":
+        ET.SubElement(case, "skipped", message="pending: " + message)
+    ET.SubElement(case, "properties")
+    for key in ("visibility", "points", "earned"):
+        ET.SubElement(case[-1], "property", name=key, value=_clean(row.get(key, "")))
+    return outcome
+
+
 def _suite(root: ET.Element, result: SubmissionResult) -> dict[str, int]:
     suite = ET.SubElement(root, "testsuite", name=_clean(result.student))
     if result.graded_at:
@@ -72,10 +99,16 @@ def _suite(root: ET.Element, result: SubmissionResult) -> dict[str, int]:
         ET.SubElement(case, "error", message=_clean(result.error), type="not-graded")
         counts.update(tests=1, errors=1)
     for check in result.checks:
-        outcome = _testcase(suite, classname, check)
-        counts["tests"] += 1
-        if outcome != "passed":
-            counts[outcome] += 1
+        rows = check.facts.get("tests") if check.check == "tests" else None
+        outcomes = (
+            [_test_row_case(suite, classname, check, r) for r in rows if isinstance(r, dict)]
+            if rows
+            else [_testcase(suite, classname, check)]
+        )
+        for outcome in outcomes:
+            counts["tests"] += 1
+            if outcome != "passed":
+                counts[outcome] += 1
     for key, value in counts.items():
         suite.set(key, str(value))
     suite.set("time", "0")

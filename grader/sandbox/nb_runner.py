@@ -5,11 +5,20 @@ Usage: python nb_runner.py OUT_DIR CELL_TIMEOUT OUTPUT_LIMIT NOTEBOOK...  (nonce
 Each cell has a timeout; a cell that runs over is interrupted and execution goes on. A cell
 error or a dead kernel is recorded, never hidden. Each cell's outputs are capped at
 OUTPUT_LIMIT bytes. The executed notebooks go to OUT_DIR; the summary is printed as one
-JSON line prefixed with the nonce read from stdin (so printed text cannot forge it).
+JSON line prefixed with the nonce read from stdin.
+
+The notebook's kernel is a child of this runner, under the same uid, and must not be able
+to forge that line: the runner makes itself non-dumpable before reading the nonce (so the
+kernel can read neither its memory through /proc/PPID/mem nor its descriptors through
+/proc/PPID/fd), and starts the kernel with its output going to /dev/null instead of the
+runner's stdout. A kernel that kills the runner leaves no summary, which is a failure.
 This file imports nothing of the grader: the grader is not visible inside the sandbox.
 """
 
+import contextlib
+import ctypes
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -61,10 +70,20 @@ def run_one(path, out_dir, cell_timeout, output_limit):
     def before(cell, cell_index, **_):
         timing[cell_index] = time.monotonic()
 
+    code_numbers = {}  # cell index -> its number among the code cells (Markdown not counted)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            code_numbers[index] = len(code_numbers) + 1
+
     def after(cell, cell_index, execute_reply, **_):
         elapsed = time.monotonic() - timing.get(cell_index, time.monotonic())
         content = (execute_reply or {}).get("content", {})
-        entry = {"cell": cell_index + 1, "seconds": round(elapsed, 3), "status": "ok"}
+        entry = {
+            "cell": cell_index + 1,
+            "code_cell": code_numbers.get(cell_index),
+            "seconds": round(elapsed, 3),
+            "status": "ok",
+        }
         if content.get("status") == "error":
             entry["status"] = "error"
             entry["ename"] = content.get("ename", "")
@@ -79,7 +98,8 @@ def run_one(path, out_dir, cell_timeout, output_limit):
     client.on_cell_executed = after
     start = time.monotonic()
     try:
-        client.execute()
+        # the kernel writes nowhere near our stdout: its messages come over its channels
+        client.execute(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except DeadKernelError as exc:
         result["dead_kernel"] = True
         result["error"] = f"the kernel died: {exc}"[:500]
@@ -93,7 +113,14 @@ def run_one(path, out_dir, cell_timeout, output_limit):
     return result
 
 
+def non_dumpable():
+    """PR_SET_DUMPABLE 0: processes of our uid cannot ptrace us or open /proc/<us>/mem|fd."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+
+
 def main(argv):
+    non_dumpable()
     nonce = sys.stdin.readline().strip()
     out_dir, cell_timeout, output_limit = argv[0], float(argv[1]), int(argv[2])
     results = [run_one(p, out_dir, cell_timeout, output_limit) for p in argv[3:]]

@@ -35,13 +35,11 @@ class NotebookRun:
             if nb.get("dead_kernel") or nb.get("error"):
                 found.append(f"{nb['path']}: {nb.get('error') or 'the kernel died'}")
             for cell in nb.get("cells", []):
+                where = f"{nb['path']} {cell_label(cell)}"
                 if cell["status"] == "timeout":
-                    found.append(f"{nb['path']} cell {cell['cell']}: interrupted at the time limit")
+                    found.append(f"{where}: interrupted at the time limit")
                 elif cell["status"] == "error":
-                    found.append(
-                        f"{nb['path']} cell {cell['cell']}: {cell.get('ename')}: "
-                        f"{cell.get('evalue', '')[:120]}"
-                    )
+                    found.append(f"{where}: {cell.get('ename')}: {cell.get('evalue', '')[:120]}")
         return found
 
     @property
@@ -55,6 +53,13 @@ class NotebookRun:
             "problem": self.problem,
             "failures": self.failures,
         }
+
+
+def cell_label(cell: dict[str, Any]) -> str:
+    """'code cell 4 (cell 7)': the number among code cells, then among all cells."""
+    if cell.get("code_cell"):
+        return f"code cell {cell['code_cell']} (cell {cell['cell']})"
+    return f"cell {cell['cell']}"
 
 
 def _chown_like(path: Path, work: Path) -> None:

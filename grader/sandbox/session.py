@@ -29,6 +29,7 @@ from grader.sandbox.workspace import (
     discard_workdir,
     file_states,
     prepare_workdir,
+    same_as_committed,
 )
 
 CACHE_ROOT = "/cache"
@@ -52,6 +53,8 @@ class RerunPlan:
     cell_timeout: float = 300.0
     cell_output_limit: int = 200_000
     student_mode: str = "pinned"
+    produces: list[str] = field(default_factory=list)  # globs of the model files it must write
+    produces_max_bytes: int = 2048 * 1024 * 1024
     find_links: list[str] = field(default_factory=list)  # local wheel folders for installs
 
 
@@ -66,6 +69,8 @@ class RerunRecord:
     isolated: bool = True
     install: RunOutput | None = None
     waited_s: float = 0.0
+    produced: list[str] = field(default_factory=list)  # written by the run, ``produces``
+    identical: list[str] = field(default_factory=list)  # of those, byte-equal to committed
     self_test: RunOutput | None = None  # the CUDA self-test run before the commands
     device_warnings: list[str] = field(default_factory=list)
 
@@ -82,21 +87,24 @@ class RerunRecord:
         return "\n".join(p for p in parts if p)
 
 
-def _cache_mounts(plan: RerunPlan) -> tuple[tuple[Mount, ...], dict[str, str]]:
+def cache_mounts(
+    caches: dict[str, str], data_dir: str | None = None
+) -> tuple[tuple[Mount, ...], dict[str, str]]:
+    """Read-only mounts (and their variables) for the instructor's caches and data dir."""
     mounts, env = [], {}
-    for var, host in sorted(plan.caches.items()):
+    for var, host in sorted(caches.items()):
         path = Path(os.path.expandvars(host)).expanduser()  # "~/.keras/datasets", "$DATA/x"
         if path.is_dir():
             target = f"{CACHE_ROOT}/{var.lower()}"
             mounts.append(Mount(path, target))
             env[var] = target
-    if plan.data_dir and Path(plan.data_dir).is_dir():
-        mounts.append(Mount(Path(plan.data_dir), DATA_TARGET))
+    if data_dir and Path(data_dir).is_dir():
+        mounts.append(Mount(Path(data_dir), DATA_TARGET))
         env["GRADER_DATA_DIR"] = DATA_TARGET
     return tuple(mounts), env
 
 
-def _python_shim(work: Path, python: Path) -> str:
+def python_shim(work: Path, python: Path) -> str:
     """A ``bin`` dir inside the work dir where ``python``/``python3`` run the interpreter
     (a script, not a symlink: a venv's python finds its venv from the path it was run as)."""
     bin_dir = work / RUN_DIR / "bin"
@@ -126,7 +134,7 @@ def run_plan(
         record.sandbox, record.isolated = sandbox.name, sandbox.isolated
         uid = getattr(sandbox, "uid", None)
         record.device = {"name": "cpu"}  # until the device check below says otherwise
-        cache_mounts, cache_env = _cache_mounts(plan)
+        cache_mounts_, cache_env = cache_mounts(plan.caches, plan.data_dir)
         work = prepare_workdir(source, uid)
         before = file_states(work)
         base_mounts = interpreter_mounts(python)
@@ -144,10 +152,10 @@ def run_plan(
                     find_links=wheelhouses(plan.find_links),
                 )
             mounts = tuple(
-                dict.fromkeys((*base_mounts, *interpreter_mounts(python), *cache_mounts))
+                dict.fromkeys((*base_mounts, *interpreter_mounts(python), *cache_mounts_))
             )
             env = {**cache_env, **plan.env}
-            env["PATH"] = _python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
+            env["PATH"] = python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
             if record.install is None or record.install.ok:
                 choice = choose_device(
                     lease, queue, sandbox, python, gpu=plan.gpu, limits=plan.limits,
@@ -176,6 +184,13 @@ def run_plan(
             out_dir.mkdir(parents=True)
             record.artifacts = collect_artifacts(work, patterns, out_dir, before=before)
             record.artifacts_dir = out_dir
+            if plan.produces:
+                found = collect_artifacts(
+                    work, plan.produces, out_dir, plan.produces_max_bytes, before=before
+                )
+                record.produced = found
+                record.identical = same_as_committed(out_dir, found, source)
+                record.artifacts = sorted(set(record.artifacts) | set(record.produced))
         finally:
             discard_workdir(work)
             shutil.rmtree(work.parent, ignore_errors=True)

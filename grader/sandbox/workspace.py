@@ -6,6 +6,7 @@ slot's uid can enter (mode 0700 under a 0711 parent), runs there, then collects 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -104,3 +105,31 @@ def collect_artifacts(
             budget -= size
             copied.append(rel)
     return copied
+
+
+def _digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def same_as_committed(folder: Path, names: list[str], committed: Path) -> list[str]:
+    """The files of ``names`` (under ``folder``) whose bytes equal a committed file under
+    ``committed``: what a deterministic training reproduces, and what a copy gives too."""
+    sizes: dict[int, list[Path]] = {}
+    for dirpath, dirnames, filenames in os.walk(committed):
+        dirnames[:] = [d for d in dirnames if d not in NEVER_COPIED]
+        for name in filenames:
+            path = Path(dirpath, name)
+            if path.is_file() and not path.is_symlink():
+                sizes.setdefault(path.stat().st_size, []).append(path)
+    same = []
+    for name in names:
+        produced = folder / name
+        twins = sizes.get(produced.stat().st_size, [])
+        digest = _digest(produced) if twins else ""
+        if any(_digest(twin) == digest for twin in twins):
+            same.append(name)
+    return same

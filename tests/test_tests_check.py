@@ -1,0 +1,286 @@
+"""The `tests` check through the CLI on real git repositories: module and script tests,
+notebook-namespace tests, a model evaluated on hidden data with scikit-learn metrics,
+public tests in the self-check and hidden ones in the instructor's run, exports per test."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from grader.cli import app
+from grader.sandbox.bwrap import bwrap_available, bwrap_problem
+from grader.testing import build_file_tree, git_save, make_bare
+from tests.forgery_helpers import notebook
+
+pytestmark = pytest.mark.skipif(not bwrap_available(), reason=str(bwrap_problem()))
+
+SPEC = """
+id: mini-model
+title: A small classifier
+course: test
+deadline: "2020-11-10 23:59"
+checks:
+  - check: tests
+    points: 6
+    args:
+      public: [mini_tests]
+      hidden: [hidden_tests]
+      timeout: 20
+      budget: 120
+      leaderboard: {metric: hidden_accuracy}
+"""
+
+PUBLIC = '''
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(1)
+def test_predict_returns_one_label_per_row(student):
+    """predict() gives one 0/1 label per input row."""
+    labels = student.module("model").predict(np.zeros((5, 2)))
+    assert np.asarray(labels).shape == (5,)
+
+
+@pytest.mark.points(2)
+def test_command_line_entry_point(student):
+    """python predict.py --input FILE prints one label per line."""
+    done = student.run(["python", "predict.py", "--input", "sample.csv"])
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.text.split() == ["1", "0"]
+'''
+
+HIDDEN = '''
+import numpy as np
+import pytest
+from grader.testkit import award, classification_metrics, record_metrics
+
+
+@pytest.mark.points(3)
+def test_accuracy_on_hidden_points(student, hidden_data):
+    """Accuracy on the instructor's hidden points: full points at 0.9, half at 0.75."""
+    data = np.loadtxt(hidden_data / "points.csv", delimiter=",")
+    x, y = data[:, :2], data[:, 2].astype(int)
+    predicted = np.asarray(student.module("model").predict(x)).astype(int)
+    metrics = classification_metrics(y, predicted, labels=[0, 1])
+    record_metrics(metrics, prefix="hidden_")
+    award(1.0 if metrics["accuracy"] >= 0.9 else 0.5 if metrics["accuracy"] >= 0.75 else 0.0)
+    assert metrics["accuracy"] >= 0.75, f"hidden accuracy {metrics['accuracy']:.2f}"
+'''
+
+MODEL = """import numpy as np
+
+THRESHOLD = {threshold}
+
+
+def predict(x):
+    # label 1 when the first feature is above the threshold
+    return (np.asarray(x)[:, 0] > THRESHOLD).astype(int)
+"""
+PREDICT = """import argparse
+
+import numpy as np
+
+from model import predict
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--input")
+args = parser.parse_args()
+for label in predict(np.loadtxt(args.input, delimiter=",", ndmin=2)):
+    print(label)
+"""
+
+
+def hidden_points() -> str:
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(40, 2))
+    y = (x[:, 0] > 0).astype(int)
+    return "\n".join(f"{a:.4f},{b:.4f},{c}" for (a, b), c in zip(x, y, strict=True)) + "\n"
+
+
+@pytest.fixture
+def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    build_file_tree(tmp_path / "spec", {"mini.yaml": SPEC, "mini_tests/test_public.py": PUBLIC})
+    build_file_tree(
+        tmp_path / "instructor",
+        {"mini-model/hidden_tests/test_hidden.py": HIDDEN,
+         "mini-model/hidden_data/points.csv": hidden_points()},
+    )  # fmt: skip
+    monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(tmp_path / "instructor"))
+    return tmp_path
+
+
+def student_repo(root: Path, threshold: float, entry_point: bool = True) -> Path:
+    files = {"model.py": MODEL.format(threshold=threshold), "sample.csv": "2.0,0\n-1.5,1\n",
+             "README.md": "# Osztályozó\n"}  # fmt: skip
+    if entry_point:
+        files["predict.py"] = PREDICT
+    build_file_tree(root, files)
+    git_save(root, "homework", date="2020-11-09T20:00:00+01:00")
+    return root
+
+
+def self_check(course: Path, repo: Path, *extra: str) -> dict:
+    out = course / "self"
+    done = CliRunner().invoke(
+        app, ["check", str(course / "spec" / "mini.yaml"), str(repo), "--out", str(out), *extra]
+    )
+    assert done.exit_code in (0, 1), done.output
+    return json.loads((out / "result.json").read_text())["checks"][0]
+
+
+def grade(course: Path, repo: Path) -> dict:
+    out = course / "graded"
+    done = CliRunner().invoke(
+        app,
+        ["grade", str(course / "spec" / "mini.yaml"), "--repo", str(make_bare(repo)),
+         "--student", "ABC123", "--out", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    return json.loads((out / "ABC123" / "result.json").read_text())["checks"][0]
+
+
+@pytest.mark.slow
+def test_self_check_runs_public_tests_and_grade_adds_the_hidden_ones(course):
+    repo = student_repo(course / "good", threshold=0.0)
+    mine = self_check(course, repo)
+    assert [t["name"] for t in mine["facts"]["tests"]] == [
+        "test_predict_returns_one_label_per_row", "test_command_line_entry_point",
+    ]  # fmt: skip
+    assert mine["status"] == "pass" and mine["points"] == 3
+    assert "3 more points come from hidden tests" in mine["message"]
+    graded = grade(course, repo)
+    rows = {t["name"]: t for t in graded["facts"]["tests"]}
+    assert rows["test_accuracy_on_hidden_points"]["visibility"] == "hidden"
+    assert rows["test_accuracy_on_hidden_points"]["status"] == "passed"
+    assert graded["points"] == 6
+    metrics = graded["facts"]["metrics"]
+    assert metrics["hidden_accuracy"] == 1.0 and metrics["hidden_n"] == 40
+    assert graded["facts"]["leaderboard"]["value"] == 1.0
+
+
+@pytest.mark.slow
+def test_a_weaker_model_gets_partial_credit_and_hidden_output_stays_hidden(course):
+    repo = student_repo(course / "weak", threshold=0.5, entry_point=False)
+    graded = grade(course, repo)
+    rows = {t["name"]: t for t in graded["facts"]["tests"]}
+    hidden = rows["test_accuracy_on_hidden_points"]
+    accuracy = graded["facts"]["metrics"]["hidden_accuracy"]
+    assert 0.75 <= accuracy < 0.9
+    assert hidden["status"] == "passed" and hidden["earned"] == 1.5  # half of 3 points
+    entry = rows["test_command_line_entry_point"]
+    assert entry["status"] == "failed" and "predict.py" in entry["message"]
+    assert graded["points"] == 1 + 1.5
+    weak = student_repo(course / "weaker", threshold=1.6)
+    rows = {t["name"]: t for t in grade(course, weak)["facts"]["tests"]}
+    hidden = rows["test_accuracy_on_hidden_points"]
+    assert hidden["status"] == "failed" and hidden["message"] == "(output hidden)"
+    assert hidden["where"] is None
+
+
+@pytest.mark.slow
+def test_gradescope_runs_hidden_tests_with_their_visibility(course, tmp_path):
+    repo = student_repo(course / "gs", threshold=0.0)
+    results = tmp_path / "results.json"
+    done = CliRunner().invoke(
+        app,
+        ["gradescope", str(course / "spec" / "mini.yaml"), "--submission", str(repo),
+         "--results", str(results), "--metadata", str(tmp_path / "none.json")],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    data = json.loads(results.read_text())
+    tests = {t["name"].split(": ", 1)[1]: t for t in data["tests"]}
+    assert tests["test_accuracy_on_hidden_points"]["visibility"] == "after_published"
+    assert tests["test_command_line_entry_point"]["visibility"] == "visible"
+    assert tests["test_command_line_entry_point"]["max_score"] == 2
+    assert data["score"] == 6
+    done = CliRunner().invoke(
+        app,
+        ["gradescope", str(course / "spec" / "mini.yaml"), "--submission", str(repo),
+         "--results", str(results), "--no-hidden"],
+    )  # fmt: skip
+    names = [t["name"] for t in json.loads(results.read_text())["tests"]]
+    assert len(names) == 2 and not any("hidden" in n for n in names)
+
+
+@pytest.mark.slow
+def test_junit_and_github_output_one_entry_per_test(course):
+    repo = student_repo(course / "ci", threshold=0.0, entry_point=False)
+    build_file_tree(repo, {"model.py": "import numpy as np\n\n\ndef predict(x):\n"
+                                       "    raise ValueError('nem kész')\n"})  # fmt: skip
+    done = CliRunner().invoke(
+        app, ["check", str(course / "spec" / "mini.yaml"), str(repo), "--format", "junit"]
+    )
+    suite = ET.fromstring(done.stdout.split("\n", 1)[1]).find("testsuite")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {
+        "tests::test_predict_returns_one_label_per_row", "tests::test_command_line_entry_point",
+    }  # fmt: skip
+    assert cases["tests::test_predict_returns_one_label_per_row"].find("failure") is not None
+    done = CliRunner().invoke(
+        app, ["check", str(course / "spec" / "mini.yaml"), str(repo), "--format", "github"]
+    )
+    errors = [line for line in done.stdout.splitlines() if line.startswith("::error")]
+    assert any("file=model.py,line=5" in line and "nem kész" in line for line in errors), errors
+
+
+NB_SPEC = """
+id: nb-tests
+title: Notebook tests
+course: test
+deadline: "2020-10-27 23:59"
+checks:
+  - check: tests
+    points: 3
+    args: {public: [nb_tests], notebook: "**/*.ipynb", cell_timeout: 3, timeout: 10, budget: 60}
+"""
+NB_TESTS = """
+import numpy as np
+import pytest
+
+
+@pytest.mark.points(2)
+def test_softmax_rows_sum_to_one(nb):
+    rows = nb.ref("softmax")(np.array([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
+    np.testing.assert_allclose(rows.sum(axis=1), 1.0)
+    np.testing.assert_allclose(rows[1], 1 / 3)
+
+
+def test_weights_shape(nb):
+    assert nb.value("W.shape") == (3, 2)
+"""
+NB_CELLS = [
+    "import numpy as np",
+    "def softmax(z):\n    e = np.exp(z - z.max(axis=1, keepdims=True))\n"
+    "    return e / e.sum(axis=1, keepdims=True)",
+    "W = np.zeros((3, 2))",
+]
+
+
+@pytest.mark.slow
+def test_notebook_namespace_tests_and_a_dead_cell(tmp_path):
+    build_file_tree(tmp_path / "spec", {"nb.yaml": NB_SPEC, "nb_tests/test_nb.py": NB_TESTS})
+    good = build_file_tree(tmp_path / "good", {"hf/megoldás.ipynb": notebook(*NB_CELLS)})
+    out = tmp_path / "out"
+    spec = str(tmp_path / "spec" / "nb.yaml")
+    CliRunner().invoke(app, ["check", spec, str(good), "--out", str(out)])
+    check = json.loads((out / "result.json").read_text())["checks"][0]
+    assert check["status"] == "pass", check["message"]
+    assert check["points"] == 3
+    broken = build_file_tree(
+        tmp_path / "broken",
+        {"nb.ipynb": notebook(NB_CELLS[0], "def softmax(z):\n    return z / 0\n",
+                              "import time\nwhile True:\n    time.sleep(0.01)", NB_CELLS[2])},
+    )  # fmt: skip
+    CliRunner().invoke(app, ["check", spec, str(broken), "--out", str(out)])
+    check = json.loads((out / "result.json").read_text())["checks"][0]
+    rows = {t["name"]: t for t in check["facts"]["tests"]}
+    assert rows["test_weights_shape"]["status"] == "passed"  # the loop was interrupted
+    assert rows["test_softmax_rows_sum_to_one"]["status"] == "failed"
+    assert check["facts"]["notebook"]["cells"][2]["status"] == "timeout"
+    assert check["points"] == 1
