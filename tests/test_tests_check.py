@@ -284,3 +284,103 @@ def test_notebook_namespace_tests_and_a_dead_cell(tmp_path):
     assert rows["test_softmax_rows_sum_to_one"]["status"] == "failed"
     assert check["facts"]["notebook"]["cells"][2]["status"] == "timeout"
     assert check["points"] == 1
+
+
+def test_a_sandboxed_process_that_never_starts_is_the_environment_not_a_zero(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The student's process never said "ready" (bubblewrap refused, the machine too busy):
+    no test could judge the submission, so the check is "not graded (environment)", not a
+    confident 0 of 6 (before: every test "error", FAIL with 0 points)."""
+    from grader.sandbox import student_process
+
+    def never_ready(self, timeout: float) -> None:
+        raise student_process.StudentStartError(
+            "the submission's process ended before the tests began"
+        )
+
+    monkeypatch.setattr(student_process.StudentProcess, "wait_ready", never_ready)
+    repo = student_repo(course / "jó", threshold=0.0)
+    out = course / "graded"
+    done = CliRunner().invoke(
+        app,
+        ["grade", str(course / "spec" / "mini.yaml"), "--repo", str(make_bare(repo)),
+         "--student", "ABC123", "--out", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output  # not graded
+    result = json.loads((out / "ABC123" / "result.json").read_text())
+    check = result["checks"][0]
+    assert check["status"] == "environment" and check["points"] == 0
+    assert (
+        "did not start" in check["message"] and "ended before the tests began" in check["message"]
+    )
+
+
+RERUN_SPEC = """
+id: mini-trained
+title: A model the grader trains
+course: test
+deadline: "2020-11-10 23:59"
+checks:
+  - check: rerun
+    points: 1
+    args:
+      commands: ["python tanitas.py"]
+      produces: [kimenet/modell.txt]
+  - check: tests
+    points: 2
+    args:
+      public: [trained_tests]
+      model_from: rerun
+      timeout: 20
+      budget: 120
+"""
+
+TRAINED_TEST = '''
+import pytest
+
+
+@pytest.mark.points(2)
+def test_the_trained_threshold_is_sensible(student):
+    """The model the training wrote: a threshold between -1 and 1."""
+    threshold = float(student.read("kimenet/modell.txt").decode())
+    assert -1.0 <= threshold <= 1.0
+'''
+
+
+@pytest.mark.parametrize("writes_model", [True, False])
+def test_tests_grade_only_the_model_the_rerun_trained(tmp_path: Path, writes_model: bool) -> None:
+    """model_from: the tests judge the model the grader's rerun wrote. A training script
+    that only prints (its committed model stays as it was) gets no model to test: before,
+    the tests quietly graded the committed kimenet/modell.txt."""
+    build_file_tree(
+        tmp_path / "spec",
+        {"trained.yaml": RERUN_SPEC, "trained_tests/test_trained.py": TRAINED_TEST},
+    )  # fmt: skip
+    training = (
+        "import pathlib\npathlib.Path('kimenet').mkdir(exist_ok=True)\n"
+        "pathlib.Path('kimenet/modell.txt').write_text('0.25')\nprint('Epoch 1/1 loss 0.1')\n"
+        if writes_model
+        else "print('Epoch 1/1 loss 0.1')  # the model below was trained elsewhere\n"
+    )
+    repo = build_file_tree(tmp_path / "diák", {
+        "tanitas.py": training, "kimenet/modell.txt": "0.5", "README.md": "# Modell\n",
+    })  # fmt: skip
+    git_save(repo, "beadás", date="2020-11-09T20:00:00+01:00")
+    out = tmp_path / "graded"
+    done = CliRunner().invoke(
+        app,
+        ["grade", str(tmp_path / "spec" / "trained.yaml"), "--repo", str(make_bare(repo)),
+         "--student", "ABC123", "--out", str(out), "--rerun", "full"],
+    )  # fmt: skip
+    result = json.loads((out / "ABC123" / "result.json").read_text())
+    checks = {c["id"]: c for c in result["checks"]}
+    tests = checks["tests"]
+    if writes_model:
+        assert done.exit_code == 0, done.output
+        assert tests["points"] == 2 and "kimenet/modell.txt" in tests["facts"]["model_source"]
+    else:
+        assert checks["rerun"]["points"] == 0  # printing earns nothing
+        assert tests["points"] == 0 and tests["status"] == "fail"
+        assert tests["facts"]["model_source"].startswith("none: the rerun produced no new model")
+        assert "kimenet/modell.txt not graded" in tests["facts"]["model_source"]

@@ -122,8 +122,10 @@ def _is_dir(host: str) -> bool:
     return Path(os.path.expandvars(host)).expanduser().is_dir()
 
 
-def _produced(ctx: CheckContext, args: TestsArgs) -> tuple[dict[str, Path], str]:
-    """Files the rerun produced (its new model), and where the tests' model comes from."""
+def _produced(ctx: CheckContext, args: TestsArgs) -> tuple[dict[str, Path | None], str]:
+    """Files the rerun produced (its new model), and where the tests' model comes from.
+    When the rerun ran and wrote no new model, the committed files it should have written
+    are taken away (``None``): the tests never grade a model the grader did not train."""
     if not args.model_from:
         return {}, "committed files"
     rerun = ctx.previous_result(args.model_from)
@@ -131,10 +133,18 @@ def _produced(ctx: CheckContext, args: TestsArgs) -> tuple[dict[str, Path], str]
         return {}, "committed files (no rerun in this run)"
     produced = rerun.facts.get("produced") or []
     folder = Path(rerun.facts.get("artifacts_dir") or ".")
-    files = {rel: folder / rel for rel in produced if (folder / rel).is_file()}
-    if not files:
-        return {}, "committed files (the rerun produced no new model)"
-    return files, "the rerun's new files: " + ", ".join(sorted(files))
+    files: dict[str, Path | None] = {
+        rel: folder / rel for rel in produced if (folder / rel).is_file()
+    }
+    if files:
+        return files, "the rerun's new files: " + ", ".join(sorted(files))
+    spec = next((c for c in ctx.spec.checks if c.key == args.model_from), None)
+    globs = list((spec.args or {}).get("produces") or []) if spec else []
+    committed = ctx.glob(globs, exclude=[".grader/**"]) if globs else []
+    for rel in committed:
+        files[rel] = None
+    withheld = f"; the committed {', '.join(committed)} not graded" if committed else ""
+    return files, f"none: the rerun produced no new model{withheld} (measured, not printed)"
 
 
 class TestsCheck(Check):
@@ -184,7 +194,8 @@ class TestsCheck(Check):
         mode = ctx.settings.rerun.value
         context = {
             "mode": mode, "hidden": ctx.settings.hidden, "notebook": notebook,
-            "produced": sorted(overlay), "model_source": model_source,
+            "produced": sorted(k for k, v in overlay.items() if v is not None),
+            "model_source": model_source,
             "caches": sorted(v for v, host in args.caches.items() if _is_dir(host)),
             "hidden_data": str(hidden_root / args.hidden_data)
             if ctx.settings.hidden and hidden_root else None,
@@ -252,6 +263,13 @@ def judge(
         "student_stdout_tail": server.stdout[-2000:] if server else "",
         "student_stderr_tail": server.stderr[-2000:] if server else "",
     }
+    if record.start_problem:  # no test could judge the submission: not the student's doing
+        tail = (server.stderr.strip().splitlines() or [""])[-1][:300] if server else ""
+        raise EnvironmentFailure(
+            f"the sandboxed process for the tests did not start: {record.start_problem}"
+            + (f" ({tail})" if tail else ""),
+            "sandbox",
+        )
     if record.report is None:
         facts["instructor_only"]["runner_log"] = record.log_tail
         return CheckOutcome(Status.ERROR, f"the tests could not run: {record.problem}", facts=facts)
@@ -311,7 +329,8 @@ def _score(ctx, rows, facts, notes, hidden_pending, isolated) -> CheckOutcome:
         return CheckOutcome(Status.MANUAL, f"pending: {what}{first}; {summary}", evidence, facts)
     if failed:
         worst = failed[0]
-        detail = f"; first failure {worst['name']}: {worst['message'].splitlines()[0][:200]}"
+        first_line = (worst["message"].splitlines() or ["(no message)"])[0]
+        detail = f"; first failure {worst['name']}: {first_line[:200]}"
         return CheckOutcome(Status.FAIL, summary + detail, evidence, facts, fraction)
     status = Status.PASS if isolated else Status.WARN
     return CheckOutcome(status, summary, evidence, facts, fraction)
@@ -324,6 +343,6 @@ def _evidence(row: dict[str, Any]) -> Evidence:
         detail += " [hidden test]"
     if where.get("label") and row["status"] in FAILED:
         detail += f" at {where['label']}"
-    if row["message"]:
-        detail += f": {row['message'].splitlines()[0][:300]}"
+    if row["message"].strip():
+        detail += f": {row['message'].strip().splitlines()[0][:300]}"
     return Evidence(where.get("path", ""), row["status"], detail, where.get("line"))

@@ -134,11 +134,16 @@ class StudentProcess:
             raise StudentStartError("the submission's process did not start")
         self.conn, self.ready = conn, message["ready"]
 
-    def fill(self, source: Path, overlay: dict[str, Path]) -> None:
-        """The submission's files (and the rerun's products over them) into the work dir."""
+    def fill(self, source: Path, overlay: dict[str, Path | None]) -> None:
+        """The submission's files (and the rerun's products over them; None takes a
+        committed file away) into the work dir."""
         shutil.copytree(source, self.work, symlinks=True, ignore=SKIP, dirs_exist_ok=True)
         for rel, host in overlay.items():
             target = self.work / rel
+            if host is None:
+                if target.is_file() or target.is_symlink():
+                    target.unlink()
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(host, target)
         if self.uid is not None and os.geteuid() == 0:

@@ -56,7 +56,8 @@ class SessionPlan:
     caches: dict[str, str] = field(default_factory=dict)
     gpu: str = "optional"
     preload: list[str] = field(default_factory=list)
-    overlay: dict[str, Path] = field(default_factory=dict)  # work path -> host file
+    # work path -> host file (None: the committed file is taken away)
+    overlay: dict[str, Path | None] = field(default_factory=dict)
     points: dict[str, float] = field(default_factory=dict)
     default_points: float = 1.0
     context: dict[str, Any] = field(default_factory=dict)
@@ -68,6 +69,9 @@ class SessionPlan:
 class SessionRecord:
     report: dict[str, Any] | None = None  # the plugin's report: tests, hello, collect errors
     problem: str | None = None  # why there is no report, in words
+    # the sandboxed process did not start or say "ready" (before any of the submission's
+    # code runs): the grader's machine, never the student's doing
+    start_problem: str | None = None
     server: RunOutput | None = None
     sandbox: str = ""
     isolated: bool = True
@@ -178,7 +182,7 @@ def _run(
     try:
         student.wait_ready(timeout=min(plan.limits.wall_s, 120.0))
     except StudentStartError as exc:
-        problem = str(exc)
+        problem = record.start_problem = str(exc)
     record.timings["ready"] = round(time.monotonic() - began, 3)
     dynamic = {"notebook": plan.notebook, "cell_timeout": plan.cell_timeout,
                "start_timeout": plan.limits.wall_s, "context": plan.context}  # fmt: skip
