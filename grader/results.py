@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,30 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` made safe to write as UTF-8. File names are bytes: a name that is not UTF-8
+    (``r\\xe9sum\\xe9.py`` in Latin-1) reaches Python as surrogate escapes (``os.fsdecode``),
+    which no UTF-8 file can hold; each such byte is shown as a visible ``\\xNN`` escape."""
+    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+
+
+def printable_data(value: Any) -> Any:
+    """``printable`` applied to every string (keys included) of JSON-like data."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(v) for v in value]
+    return value
 
 
 class Status(StrEnum):
@@ -147,10 +172,15 @@ class SubmissionResult:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Plain data, every string printable (see ``printable``)."""
+        data = printable_data(asdict(self))
         ordered = {"schema": data.pop("schema")}
         ordered.update(data)
         return ordered
+
+    def printable(self) -> SubmissionResult:
+        """A copy whose every string can be written as UTF-8 (names shown escaped)."""
+        return SubmissionResult.from_dict(self.to_dict())
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str)

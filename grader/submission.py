@@ -9,7 +9,7 @@ from pathlib import Path
 from grader import fetch
 from grader.fetch import FetchError
 from grader.pinning import PinDecision, find_anomalies, pin_commit
-from grader.results import PinInfo
+from grader.results import EnvironmentFailure, PinInfo
 from grader.spec import AssignmentSpec, LateMode
 
 
@@ -86,7 +86,7 @@ def fetch_submission(
     main = Snapshot(
         work_dir / "checkout", decision.commit.sha, decision.commit.committed_at, deadline
     )
-    pin.symlinks_outside = fetch.checkout(mirror_dir, main.commit, main.workdir)
+    pin.symlinks_outside = fetch.checkout(mirror_dir, main.commit, main.workdir, spec.limits)
     submission = Submission(student, repo, main, pin)
     for milestone in spec.milestones:
         m_deadline = spec.milestone_deadline(milestone.id)
@@ -106,7 +106,7 @@ def fetch_submission(
                 m_decision.commit.committed_at,
                 m_deadline,
             )
-            removed = fetch.checkout(mirror_dir, snap.commit, snap.workdir)
+            removed = fetch.checkout(mirror_dir, snap.commit, snap.workdir, spec.limits)
             pin.symlinks_outside = sorted(set(pin.symlinks_outside) | set(removed))
             submission.milestones[milestone.id] = snap
             info.update(commit=snap.commit, committed_at=_iso(snap.committed_at))
@@ -128,16 +128,20 @@ def worktree_submission(
     repo_root = next((p for p in (path, *path.parents) if (p / ".git").exists()), None)
     if repo_root is not None:
         try:
+            # the student's own tree, on their machine or CI: trusted to be theirs (a CI
+            # checkout owned by another uid needs safe.directory, global config is never read)
+            trust = fetch.trusting(repo_root)
             status = fetch.run_git(
-                "status", "--porcelain", "--untracked-files=all", "--", str(path), cwd=repo_root
-            )
+                "status", "--porcelain", "--untracked-files=all", "--", str(path),
+                cwd=repo_root, env=trust,
+            )  # fmt: skip
             inside = "" if repo_root == path else path.relative_to(repo_root).as_posix() + "/"
             pin.uncommitted = [
                 line[3:].removeprefix(inside)
                 for line in status.splitlines()
                 if line.strip() and ".grader/" not in line
             ]
-            history = fetch.read_history(repo_root, None)
+            history = fetch.read_history(repo_root, None, trust)
             pin.branch = history.branch
             pin.tip = history.tip.sha
             commit, committed_at = history.tip.sha, history.tip.committed_at
@@ -150,7 +154,7 @@ def worktree_submission(
                 history.first_parent, history.by_sha, deadline, fetch.now_utc(),
                 spec.pin.author_committer_gap_days,
             )  # fmt: skip
-        except FetchError as exc:
+        except (FetchError, EnvironmentFailure) as exc:
             pin.branch = f"(history not readable: {exc})"
     main = Snapshot(path, commit, committed_at, deadline)
     return Submission(student, str(path), main, pin, mode="worktree")
