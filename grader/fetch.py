@@ -69,7 +69,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _source(url: str, work: Path) -> Iterator[str]:
+def _source(url: str, stage: Path) -> Iterator[str]:
     """Where git fetches ``url`` from: a checked copy for a local path (see
     ``grader.local_source``), the URL itself otherwise (a ``file://`` URL is checked too)."""
     if url.startswith("file://"):
@@ -78,8 +78,7 @@ def _source(url: str, work: Path) -> Iterator[str]:
     elif "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
         yield url
     else:
-        with local_source.staged(local_source.git_dir_of(url), work) as copy:
-            yield str(copy)
+        yield str(local_source.synced(local_source.git_dir_of(url), stage))
 
 
 def mirror(repo: str, cache_dir: str | Path) -> Path:
@@ -90,7 +89,7 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
     cache = Path(cache_dir)
     target = cache / "mirrors" / f"{name}-{key}.git"
     hide = (cache.resolve(), cache)
-    with _locked(target), _source(url, target.parent) as source:
+    with _locked(target), _source(url, target.with_suffix(".local")) as source:
         if (target / "HEAD").exists():
             # a URL: its configured remote (a partial clone keeps its filter); a local copy:
             # by path, every ref
@@ -122,6 +121,10 @@ def trusting(repo: Path) -> dict[str, str]:
 
 
 def default_branch(mirror_dir: Path, env: dict[str, str] | None = None) -> str | None:
+    head = Path(mirror_dir, "HEAD")
+    if head.is_file() and not head.is_symlink():  # a mirror: read it, no git process
+        text = head.read_text(encoding="utf-8", errors="replace").strip()
+        return text.removeprefix("ref: refs/heads/") if text.startswith("ref: ") else None
     try:
         ref = run_git("symbolic-ref", "HEAD", cwd=mirror_dir, env=env)
     except FetchError:
@@ -176,11 +179,14 @@ def read_history(
     if chosen not in available:
         raise FetchError(f"branch {chosen!r} not found; the repository has: {', '.join(available)}")
     ref = f"refs/heads/{chosen}"
-    first = _parse_log(
-        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir, env=env)
-    )
     every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir, env=env))
-    return History(chosen, first, {c.sha: c for c in every})
+    by_sha = {c.sha: c for c in every}
+    tip = every[0] if every else None  # git log starts at the ref itself
+    first = []  # the first-parent line, tip to root
+    while tip is not None:
+        first.append(tip)
+        tip = by_sha.get(tip.parents[0]) if tip.parents else None
+    return History(chosen, first, by_sha)
 
 
 @dataclass(frozen=True)
@@ -189,11 +195,14 @@ class TreeEntry:
     kind: str  # blob (a file or a symlink) or commit (a submodule, never fetched)
     oid: str
     path: str  # as git stores it: bytes, carried with surrogate escapes
+    size: int = 0
 
 
 def tree_entries(mirror_dir: Path, sha: str, max_files: int) -> list[TreeEntry]:
-    """Every entry of the commit's tree, counted while git lists them: past ``max_files``
-    git is stopped (a few-kB tree bomb names 10**9 paths) and the checkout refused."""
+    """Every entry of the commit's tree with its size, counted while git lists them: past
+    ``max_files`` git is stopped (a few-kB tree bomb names 10**9 paths) and the checkout
+    refused. A partial clone's missing blobs are fetched first, in one request."""
+    _prefetch_missing(mirror_dir, sha)
     seen = 0
 
     def more(chunk: bytes) -> bool:
@@ -203,8 +212,8 @@ def tree_entries(mirror_dir: Path, sha: str, max_files: int) -> list[TreeEntry]:
 
     limits = local_limits()
     done = spawn(
-        ["ls-tree", "-r", "-z", "--full-tree", sha], cwd=mirror_dir, env=None, limits=limits,
-        on_output=more,
+        ["ls-tree", "-r", "-z", "-l", "--full-tree", sha], cwd=mirror_dir, env=None,
+        limits=limits, on_output=more,
     )  # fmt: skip
     if done.stopped == "stream":
         raise FetchError(
@@ -218,17 +227,17 @@ def tree_entries(mirror_dir: Path, sha: str, max_files: int) -> list[TreeEntry]:
         if not record:
             continue
         meta, _, path = record.partition(b"\t")
-        mode, kind, oid = meta.decode("ascii", "replace").split(" ", 2)
-        entries.append(TreeEntry(mode, kind, oid, os.fsdecode(path)))
+        mode, kind, oid, size = meta.decode("ascii", "replace").split(maxsplit=3)
+        entries.append(
+            TreeEntry(mode, kind, oid, os.fsdecode(path), int(size) if size.isdigit() else 0)
+        )
     return entries
 
 
 def _prefetch_missing(mirror_dir: Path, sha: str) -> None:
-    """A partial clone lacks the blobs: fetch the commit's missing ones in one request
-    (git would otherwise fetch them one at a time)."""
-    if run_git("config", "--default", "", "--get", "remote.origin.promisor", cwd=mirror_dir) != (
-        "true"
-    ):
+    """A partial clone lacks the blobs: fetch the commit's missing ones in one request (git
+    would fetch them one at a time, while listing their sizes or checking out)."""
+    if not any(Path(mirror_dir, "objects", "pack").glob("*.promisor")):
         return
     listed = run_git(
         "rev-list", "--objects", "--missing=print", "--no-object-names", f"{sha}^{{tree}}",
@@ -247,19 +256,9 @@ def check_tree(mirror_dir: Path, sha: str, limits: SubmissionLimits) -> list[Tre
     """The commit's entries, refused (FetchError) when over the spec's limits: files,
     total size, largest file. Nothing is written before this passes."""
     entries = tree_entries(mirror_dir, sha, limits.max_files)
-    blobs = sorted({e.oid for e in entries if e.kind == "blob"})
-    if not blobs:
+    files = [(e.size, e.path) for e in entries if e.kind == "blob"]
+    if not files:
         return entries
-    _prefetch_missing(mirror_dir, sha)
-    listed = run_git(
-        "cat-file", "--batch-check=%(objectname) %(objectsize)", cwd=mirror_dir,
-        stdin="\n".join(blobs).encode() + b"\n",
-    )  # fmt: skip
-    sizes = {}
-    for line in listed.splitlines():
-        oid, _, size = line.partition(" ")
-        sizes[oid] = int(size) if size.isdigit() else 0
-    files = [(sizes.get(e.oid, 0), e.path) for e in entries if e.kind == "blob"]
     largest, where = max(files)
     if largest > limits.max_file_mb * MiB:
         raise FetchError(
@@ -290,9 +289,8 @@ def checkout(
     dest.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
         env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        run_git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
         run_git(
-            "--work-tree", str(dest), "checkout-index", "--all", "--force", cwd=mirror_dir,
+            "--work-tree", str(dest), "read-tree", "--reset", "-u", sha, cwd=mirror_dir,
             env=env, hide=(dest,),
         )  # fmt: skip
     return remove_escaping_symlinks(dest)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import selectors
-import shutil
 import signal
 import subprocess
 import time
@@ -118,15 +118,16 @@ def spawn(
 ) -> GitRun:
     """Run ``git SAFE_CONFIG ARGS`` under ``limits``; the whole tree dies at the wall-time
     limit or when stdout passes the output limit (or ``on_output(chunk)`` says stop)."""
-    argv = ["git", *SAFE_CONFIG, *args]
-    prlimit = shutil.which("prlimit")
-    if prlimit:
-        argv = [prlimit, f"--as={limits.memory_mb * MiB}", "--", *argv]
     proc = subprocess.Popen(
-        argv, cwd=cwd, env=git_env(env), start_new_session=True,
+        ["git", *SAFE_CONFIG, *args], cwd=cwd, env=git_env(env), start_new_session=True,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
+    # the address-space limit is set right after the start (an exec of `prlimit` first
+    # would cost more than many git commands take): git cannot have grown much by then
+    with contextlib.suppress(OSError, ValueError):
+        memory = limits.memory_mb * MiB
+        resource.prlimit(proc.pid, resource.RLIMIT_AS, (memory, memory))
     if stdin is not None:
         assert proc.stdin is not None
         with contextlib.suppress(BrokenPipeError):
@@ -264,10 +265,8 @@ def explain(stderr: str, hide: tuple[str | Path, ...] = (), memory_mb: int = 0) 
         return EnvironmentFailure(f"git could not reach the repository: {reason}", kind="git")
     if any(m in lowered for m in _CREDENTIALS):
         return FetchError(
-            f"the host asks for credentials: the repository is private or does not exist: "
-            f"{reason}"
+            f"the host asks for credentials: the repository is private or does not exist: {reason}"
         )
     if any(m in lowered for m in _MISSING):
         return FetchError(f"repository not found or not accessible: {reason}")
     return FetchError(f"git failed: {reason}")
-

@@ -13,22 +13,21 @@ symbolic links inside the git directory (a ref or object file borrowed from else
 Any of them could make the folder graded as another student's repository.
 
 The accepted git directory's refs and objects (regular files only: never its config, hooks
-or index) are copied into a fresh bare repository the grader owns, and the mirror is
-fetched from that copy: nothing of the folder's own configuration runs, and an upload owned
-by another user (git's "dubious ownership") needs no global ``safe.directory``.
+or index) are copied into a bare repository the grader owns (kept in sync beside the
+mirror), and the mirror is fetched from that copy: nothing of the folder's own
+configuration runs, and an upload owned by another user (git's "dubious ownership") needs
+no global ``safe.directory``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader.gitrun import FetchError, run_git
-from grader.tree import remove_tree, walk
+from grader.gitrun import FetchError
+from grader.tree import walk
 
 COPIED = ("HEAD", "packed-refs", "refs", "objects")
 MAX_COPY_MB = 8192
@@ -93,40 +92,48 @@ def audit(git_dir: Path, root: Path) -> None:
                     raise _refuse(root, f"{rel} in its git directory is a symbolic link")
 
 
-@contextlib.contextmanager
-def staged(git_dir: Path, parent: Path) -> Iterator[Path]:
-    """A bare copy of ``git_dir``'s refs and objects under ``parent``, removed afterwards."""
-    parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".local-", dir=parent))
-    try:
-        copy = stage / "repo.git"
-        run_git("init", "-q", "--bare", str(copy), hide=(parent,))
-        budget = MAX_COPY_MB << 20
-        for name in COPIED:
-            source = git_dir / name
-            if source.is_file() and not source.is_symlink():
-                budget -= _copy_file(source, copy / name, budget)
-            elif source.is_dir():
-                budget = _copy_dir(source, copy / name, budget)
-        yield copy
-    finally:
-        remove_tree(stage)
+def synced(git_dir: Path, stage: Path) -> Path:
+    """``stage``: the grader's own bare copy of ``git_dir``'s refs and objects, brought in
+    line with it (new and changed files copied, files gone from it removed). Kept between
+    fetches next to the mirror, so a fetch copies only what is new."""
+    (stage / "refs" / "heads").mkdir(parents=True, exist_ok=True)
+    (stage / "objects").mkdir(exist_ok=True)
+    config = stage / "config"
+    if not config.is_file():
+        config.write_text("[core]\n\trepositoryformatversion = 0\n\tbare = true\n")
+    wanted: set[str] = set()
+    budget = MAX_COPY_MB << 20
+    for source in _files(git_dir):
+        rel = source.relative_to(git_dir).as_posix()
+        wanted.add(rel)
+        info = source.stat()
+        budget -= info.st_size
+        if budget < 0:
+            raise FetchError(f"local repository over {MAX_COPY_MB} MiB (its refs and objects)")
+        dest = stage / rel
+        try:
+            known = dest.stat()
+            current = (known.st_size, known.st_mtime_ns) == (info.st_size, info.st_mtime_ns)
+        except OSError:
+            current = False
+        if not current:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest)
+    for stale in _files(stage):
+        if stale.relative_to(stage).as_posix() not in wanted:
+            stale.unlink()  # a branch deleted in the source: the fetch prunes it too
+    return stage
 
 
-def _copy_file(source: Path, dest: Path, budget: int) -> int:
-    size = source.stat().st_size
-    if size > budget:
-        raise FetchError(f"local repository over {MAX_COPY_MB} MiB (its objects)")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, dest)
-    return size
-
-
-def _copy_dir(source: Path, dest: Path, budget: int) -> int:
-    for dirpath, _dirnames, filenames in walk(source):
-        for name in filenames:
-            path = Path(dirpath, name)
-            if path.is_symlink() or not path.is_file():
-                continue  # audit() refused links; sockets and the like are not git's
-            budget -= _copy_file(path, dest / path.relative_to(source), budget)
-    return budget
+def _files(git_dir: Path) -> Iterator[Path]:
+    """The regular files of ``COPIED`` under a git directory (audit() refused links)."""
+    for name in COPIED:
+        top = git_dir / name
+        if top.is_file() and not top.is_symlink():
+            yield top
+        elif top.is_dir() and not top.is_symlink():
+            for dirpath, _dirnames, filenames in walk(top):
+                for filename in filenames:
+                    path = Path(dirpath, filename)
+                    if path.is_file() and not path.is_symlink():
+                        yield path

@@ -21,6 +21,14 @@ def _label(text: str) -> str:
     return text.replace("\\", "/").replace("$", r"\$")[:60]
 
 
+def warm_up() -> None:
+    """Import matplotlib (Agg) now: checks that draw run in children that inherit it."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure  # noqa: F401
+
+
 def curves_svg(
     histories: Mapping[str, TrainingHistory],
     metrics: Sequence[str] = DEFAULT_METRICS,

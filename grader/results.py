@@ -124,6 +124,13 @@ class CheckResult:
     milestone: str | None = None
     commit: str | None = None
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        raw = dict(data)
+        raw["status"] = Status(raw["status"])
+        raw["evidence"] = [Evidence(**e) for e in raw.get("evidence", [])]
+        return cls(**raw)
+
 
 @dataclass
 class Anomaly:
@@ -193,12 +200,7 @@ class SubmissionResult:
         data = dict(data)
         pin = dict(data.pop("pin", {}) or {})
         pin["anomalies"] = [Anomaly(**a) for a in pin.get("anomalies", [])]
-        checks = []
-        for raw in data.pop("checks", []):
-            raw = dict(raw)
-            raw["status"] = Status(raw["status"])
-            raw["evidence"] = [Evidence(**e) for e in raw.get("evidence", [])]
-            checks.append(CheckResult(**raw))
+        checks = [CheckResult.from_dict(raw) for raw in data.pop("checks", [])]
         known = {f for f in cls.__dataclass_fields__}
         extra = {k: v for k, v in data.items() if k in known}
         return cls(pin=PinInfo(**pin), checks=checks, **extra)

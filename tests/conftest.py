@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from grader.budget import stop_worker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,3 +20,12 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "no-instructor-data").mkdir(exist_ok=True)
     monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(tmp_path / "no-instructor-data"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_check_worker() -> Iterator[None]:
+    """Checks run in a long-lived worker forked from this process (grader.budget): each test
+    gets one forked after its own patches, never one left by an earlier test."""
+    stop_worker()
+    yield
+    stop_worker()

@@ -38,7 +38,9 @@ WEIRD_LOG = (
 def test_one_hostile_submission_never_stops_the_class(tmp_path: Path) -> None:
     repos = {
         "AAA111": student(tmp_path, "a", NORMAL),
-        "BBB222": student(tmp_path, "b", {**NORMAL, LATIN1_NAME: "import sys  # r\u00e9sum\u00e9\n"}),
+        "BBB222": student(
+            tmp_path, "b", {**NORMAL, LATIN1_NAME: "import sys  # r\u00e9sum\u00e9\n"}
+        ),
         "CCC333": student(tmp_path, "c", {**NORMAL, "report.pdf": _pdf_page_tree_bomb()}),
         "DDD444": student(tmp_path, "d", {**NORMAL, "train.log": WEIRD_LOG}),
         "EEE555": student(tmp_path, "e", {**NORMAL, "train.py": "import os  # another\n"}),

@@ -112,7 +112,7 @@ def test_every_check_has_a_time_budget_enforced_from_outside(tmp_path: Path) -> 
     that check is an error; every other check of the submission is graded."""
     evil = "a" * 40 + "!"
     repo = bare_repo(tmp_path, "s", {"train.py": f"# {evil}\nimport os\nx = '{evil}'\n"})
-    checks = CHECKS.replace("regex: 'import'", "regex: '^(a+)+$'").replace(
+    checks = CHECKS.replace("regex: 'import'", "regex: '(a+)+$'").replace(
         "description: 'an import'", "description: 'a string of a'"
     )
     spec_path = spec(tmp_path, checks, extra="limits:\n  check_seconds: 3\n")
@@ -120,27 +120,25 @@ def test_every_check_has_a_time_budget_enforced_from_outside(tmp_path: Path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     stopped = check(result, "code_pattern")
     assert stopped.status.value == "error"
-    assert "time budget (3 s)" in stopped.message and "limits.check_seconds" in stopped.message
+    assert "time budget of 3 s (limits.check_seconds" in stopped.message, stopped.message
     assert check(result, "files").status.value == "pass"
     assert check(result, "english").status.value == "pass"
     assert check(result, "git_history").status.value == "pass"
 
 
 def test_every_check_has_a_memory_budget_enforced_from_outside(tmp_path: Path) -> None:
-    """A notebook of 40 MB of nested lists: parsing it takes far more memory than the file."""
-    nested = "[" * 200 + "0" + "]" * 200
-    cell = '{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": 1, '
-    body = ",".join([cell + f'"source": [], "x": {nested}' + "}"] * 50_000)
-    notebook = '{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [' + body + "]}"
-    repo = bare_repo(tmp_path, "s", {"hog.ipynb": notebook, "train.py": "import os\n"})
+    """A 40 MB notebook of ten million numbers: parsing it takes ten times the file."""
+    numbers = ",".join(["1.5"] * 10_000_000)
+    notebook = '{"nbformat": 4, "nbformat_minor": 5, "cells": [], "metadata": {"x": [' + numbers
+    repo = bare_repo(tmp_path, "s", {"hog.ipynb": notebook + "]}}", "train.py": "import os\n"})
     spec_path = spec(tmp_path, CHECKS, extra="limits:\n  check_memory_mb: 200\n")
-    done, result = grade(spec_path, repo, tmp_path / "out", timeout=200)
+    done, result = grade(spec_path, repo, tmp_path / "out", timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     hog = check(result, "notebooks")
     assert hog.status.value == "error", hog.message
-    assert "memory budget (200 MiB)" in hog.message
+    assert "memory budget of 200 MiB (limits.check_memory_mb" in hog.message, hog.message
     assert check(result, "files").status.value == "pass"
-    assert check(result, "code_pattern").status.value == "pass"
+    assert check(result, "git_history").status.value == "pass"
 
 
 @pytest.fixture
@@ -175,7 +173,11 @@ def test_student_text_reaches_the_terminal_as_text(tmp_path: Path) -> None:
     sequences in file names that the messages quote."""
     work = build_file_tree(
         tmp_path / "work" / "s",
-        {"README.md": README, "[bold red]/[/]notes.md": HUNGARIAN, "esc\x1b]0;owned\x07.md": HUNGARIAN},
+        {
+            "README.md": README,
+            "[bold red]/[/]notes.md": HUNGARIAN,
+            "esc\x1b]0;owned\x07.md": HUNGARIAN,
+        },
     )
     (work / "[").mkdir()
     (work / "[" / "]x").symlink_to("]x")

@@ -44,7 +44,9 @@ def tree_bomb(path: Path, levels: int, fan: int = 10) -> Path:
     for _ in range(levels):
         lines = "".join(f"{entry[0]} {entry[1]}\tn{i}\n" for i in range(fan))
         entry = ("040000 tree", plumb(path, "mktree", stdin=lines))
-    top = plumb(path, "mktree", stdin=f"100644 blob {readme}\tREADME.md\n040000 tree {entry[1]}\tx\n")
+    top = plumb(
+        path, "mktree", stdin=f"100644 blob {readme}\tREADME.md\n040000 tree {entry[1]}\tx\n"
+    )
     commit = plumb(path, "commit-tree", top, "-m", "a small repository")
     plumb(path, "update-ref", "refs/heads/main", commit)
     return path
@@ -130,15 +132,13 @@ def test_global_git_config_never_runs_a_filter_or_hook(tmp_path: Path) -> None:
     config = tmp_path / "operator.gitconfig"
     config.write_text(
         f'[filter "nbstripout"]\n\tsmudge = "touch {ran}; cat"\n\tclean = cat\n'
-        f"[core]\n\tfsmonitor = \"touch {ran}-fsmonitor; false\"\n"
+        f'[core]\n\tfsmonitor = "touch {ran}-fsmonitor; false"\n'
         f'[protocol "file"]\n\tallow = always\n'
     )
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(config, home / ".gitconfig")
-    repo = student(
-        tmp_path, "s", {".gitattributes": "* filter=nbstripout\n", "nb.ipynb": "{}\n"}
-    )
+    repo = student(tmp_path, "s", {".gitattributes": "* filter=nbstripout\n", "nb.ipynb": "{}\n"})
     env = {"GIT_CONFIG_GLOBAL": str(config), "HOME": str(home), "XDG_CONFIG_HOME": str(home)}
     done, result = grade(spec(tmp_path, FILES), repo, tmp_path / "out", env=env)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -38,7 +38,7 @@ def run_output(result) -> str:
 
 # ---- a venv built from one submission never reaches another ------------------------------
 
-BACKEND = '''\
+BACKEND = """\
 import os, site, sysconfig, zipfile
 
 def _wheel(directory):
@@ -68,7 +68,7 @@ def get_requires_for_build_wheel(config_settings=None):
 
 def get_requires_for_build_editable(config_settings=None):
     return []
-'''
+"""
 PYPROJECT = (
     '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
     '[project]\nname = "pkg"\nversion = "0.1"\n'
@@ -95,7 +95,7 @@ def test_a_venv_built_from_one_submission_never_serves_another(tmp_path: Path) -
 
 # ---- disk and shared memory ---------------------------------------------------------------
 
-FILL = '''\
+FILL = """\
 import os, sys
 def fill(folder, files, mb):
     written = 0
@@ -111,15 +111,14 @@ def fill(folder, files, mb):
     sys.stdout.flush()
 fill("/dev/shm", 8, 30)
 fill(".", 8, 30)
-'''
+"""
 
 
 @pytest.mark.parametrize("timeout", [30, 90], ids=["rlimits", "cgroup"])
 def test_shared_memory_and_the_work_dir_are_size_limited(tmp_path: Path, timeout: int) -> None:
     repo = student(tmp_path, "s", {"run.py": FILL})
     args = (
-        f"      timeout: {timeout}\n      tmp_mb: 64\n      work_mb: 128\n"
-        "      file_size_mb: 64\n"
+        f"      timeout: {timeout}\n      tmp_mb: 64\n      work_mb: 128\n      file_size_mb: 64\n"
     )
     done, result = grade(rerun_spec(tmp_path, args), repo, tmp_path / "out", "--rerun", "smoke")
     said = run_output(result)
@@ -145,7 +144,7 @@ def test_an_inode_bomb_is_stopped_at_the_work_dir(tmp_path: Path) -> None:
 
 # ---- no host path inside the sandbox; leftovers under one root ----------------------------
 
-SNOOP = '''\
+SNOOP = """\
 import os
 for path in ["/proc/1/environ", "/proc/1/cmdline", "/proc/self/environ", "/proc/self/mountinfo"]:
     try:
@@ -154,7 +153,7 @@ for path in ["/proc/1/environ", "/proc/1/cmdline", "/proc/self/environ", "/proc/
         data = str(exc).encode()
     print(path, data.decode(errors="replace"))
 print("cwd", os.getcwd())
-'''
+"""
 
 
 def test_the_sandbox_sees_no_host_path_of_the_grader(tmp_path: Path) -> None:

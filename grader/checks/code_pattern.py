@@ -143,6 +143,10 @@ class CodePatternCheck(Check):
     title = "Code does what is asked"
     Args = CodePatternArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        import nbformat  # noqa: F401 - imported once in the grader, not in every check
+
     def run(self, ctx: CheckContext, args: CodePatternArgs) -> CheckOutcome:
         paths = ctx.glob(args.include, exclude=args.exclude)
         if not paths:

@@ -234,6 +234,12 @@ class CompareCheck(Check):
     title = "Claimed vs rerun vs reference metrics"
     Args = CompareArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        from grader.plots import warm_up
+
+        warm_up()
+
     def run(self, ctx: CheckContext, args: CompareArgs) -> CheckOutcome:
         facts, rerun_status, rerun_message = _rerun_facts(ctx, args.rerun)
         if facts is None or rerun_status == Status.SKIPPED:

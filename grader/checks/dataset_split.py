@@ -272,6 +272,12 @@ class DatasetSplitCheck(Check):
     title = "Dataset split and leakage"
     Args = DatasetSplitArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        import imagehash  # noqa: F401 - imported once in the grader, not in every check
+        import numpy  # noqa: F401
+        from PIL import Image  # noqa: F401
+
     def run(self, ctx: CheckContext, args: DatasetSplitArgs) -> CheckOutcome:
         root, items = layout_items(ctx.files(), args.root)
         source = "folders"

@@ -122,6 +122,7 @@ def rerun_history(record: RerunRecord) -> dict:
 class RerunCheck(Check):
     title = "Rerun of the training"
     Args = RerunArgs
+    runs_in_sandbox = True  # student code runs under the sandbox's limits; queue and GPUs here
 
     def run(self, ctx: CheckContext, args: RerunArgs) -> CheckOutcome:
         mode = ctx.settings.rerun

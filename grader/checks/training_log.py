@@ -38,6 +38,12 @@ class TrainingLogCheck(Check):
     title = "Training log"
     Args = TrainingLogArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        from grader.plots import warm_up
+
+        warm_up()
+
     def run(self, ctx: CheckContext, args: TrainingLogArgs) -> CheckOutcome:
         candidates = ctx.glob(args.files, exclude=args.exclude)
         parsed = parse_paths(ctx.workdir, candidates)

@@ -19,7 +19,7 @@ from grader.batch import (
 )
 from grader.cli import app
 from grader.cli.core import SpecArg, load_or_exit
-from grader.cli.output import console, err_console
+from grader.cli.output import console, err_console, plain
 from grader.paths import resolve_spec
 from grader.roster import RosterError, load_roster
 from grader.settings import RerunMode
@@ -104,6 +104,6 @@ def print_summary(summary: BatchSummary) -> None:
         table.add_row("overview", escape(str(summary.overview)))
     console.print(table)
     for label, message in summary.errors:
-        console.print(f"[magenta]error[/] {escape(label)}: {escape(message)}")
+        console.print(f"[magenta]error[/] {escape(plain(label))}: {escape(plain(message))}")
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning[/] {escape(warning)}")
+        err_console.print(f"[yellow]warning[/] {escape(plain(warning))}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from grader.results import Status, SubmissionResult
+from grader.results import Status, SubmissionResult, printable
 
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (file:line key)
@@ -23,12 +26,25 @@ STYLE = {
 }
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """Student text made safe for a terminal: control characters (escape sequences that
+    could move the cursor, retitle the window or hide lines) and bytes that are not UTF-8
+    become visible escapes (``\\x1b``). Pass it on as ``Text(...)`` or through ``escape``:
+    never as Rich markup."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(str(text)))
+
+
 def print_result(result: SubmissionResult) -> None:
+    """The result as a table; every student string as plain text (never markup)."""
     if result.error:
-        console.print(f"[bold red]Could not be graded:[/] {result.error}", markup=True)
+        console.print(Text("Could not be graded: ", style="bold red") + Text(plain(result.error)))
         return
     table = Table(
-        title=f"{result.title or result.assignment} - {result.student}", title_justify="left"
+        title=Text(plain(f"{result.title or result.assignment} - {result.student}")),
+        title_justify="left",
     )
     table.add_column("Check")
     table.add_column("Status")
@@ -39,10 +55,10 @@ def print_result(result: SubmissionResult) -> None:
         if not check.required:
             name += " (optional)"
         table.add_row(
-            name,
-            f"[{STYLE[check.status]}]{check.status.value}[/]",
+            Text(plain(name)),
+            Text(check.status.value, style=STYLE[check.status]),
             f"{check.points:g}/{check.max_points:g}",
-            check.message,
+            Text(plain(check.message)),
         )
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
@@ -51,5 +67,5 @@ def print_result(result: SubmissionResult) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error <message>`` (escaped) to stderr; the exit to raise."""
-    err_console.print(f"[red]error[/] {escape(message)}")
+    err_console.print(f"[red]error[/] {escape(plain(message))}")
     return typer.Exit(code)
