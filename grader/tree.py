@@ -89,11 +89,11 @@ def remove_tree(path: str | Path) -> None:
 
 
 def copy_tree(source: str | Path, dest: str | Path, skip: Iterable[str] = ()) -> None:
-    """Copy a folder like ``shutil.copytree(symlinks=True)`` without recursion; folders and
-    files named in ``skip`` are left out at any depth."""
+    """Copy a folder like ``shutil.copytree(symlinks=True)`` without recursion (into ``dest``,
+    made if missing); folders and files named in ``skip`` are left out at any depth."""
     source, dest = os.fspath(source), os.fspath(dest)
     unwanted = frozenset(skip)
-    os.makedirs(dest)
+    os.makedirs(dest, exist_ok=True)
     for dirpath, dirnames, filenames in walk(source):
         dirnames[:] = [d for d in dirnames if d not in unwanted]
         target = os.path.join(dest, os.path.relpath(dirpath, source))

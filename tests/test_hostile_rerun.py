@@ -8,7 +8,9 @@ import os
 import re
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,15 @@ pytestmark = [
     pytest.mark.skipif(not bwrap_available(), reason=str(bwrap_problem())),
     pytest.mark.slow,
 ]
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A folder every sandbox uid can reach (pytest's own are root-only), removed after."""
+    path = Path(tempfile.mkdtemp(prefix="grader-test-SECRET-", dir="/tmp"))
+    os.chmod(path, 0o711)
+    yield path
+    subprocess.run(["rm", "-rf", str(path)], check=False)
 
 
 def rerun_spec(tmp: Path, args: str = "", command: str = "python run.py") -> Path:
@@ -156,11 +167,11 @@ print("cwd", os.getcwd())
 """
 
 
-def test_the_sandbox_sees_no_host_path_of_the_grader(tmp_path: Path) -> None:
+def test_the_sandbox_sees_no_host_path_of_the_grader(tmp_path: Path, open_dir: Path) -> None:
     cwd = tmp_path / "grader-cwd-SECRET"
     cwd.mkdir()
     repo = student(tmp_path, "s", {"run.py": SNOOP})
-    env = {"GRADER_SANDBOX_DIR": str(tmp_path / "sandbox-SECRET")}
+    env = {"GRADER_SANDBOX_DIR": str(open_dir / "sandbox")}
     for timeout in (30, 90):  # without and with a cgroup (and the launcher's shell step)
         spec_path = rerun_spec(tmp_path, f"      timeout: {timeout}\n")
         done, result = grade(
@@ -172,7 +183,9 @@ def test_the_sandbox_sees_no_host_path_of_the_grader(tmp_path: Path) -> None:
         assert str(tmp_path) not in said, said
 
 
-def test_a_killed_batch_leaves_its_leftovers_under_one_root_that_the_next_cleans(tmp_path):
+def test_a_killed_batch_leaves_its_leftovers_under_one_root_that_the_next_cleans(
+    tmp_path: Path, open_dir: Path
+) -> None:
     private = tmp_path / "instructor-cache"  # only root can enter it: the sandbox mounts it
     private.mkdir(mode=0o700)  # through a staging point
     (private / "weights.txt").write_text("w\n")
@@ -181,7 +194,7 @@ def test_a_killed_batch_leaves_its_leftovers_under_one_root_that_the_next_cleans
     args = f"      timeout: 30\n      caches: {{WEIGHTS: {str(private)!r}}}\n"
     spec_path = rerun_spec(tmp_path, args)
     rows = roster(tmp_path / "r.csv", [("ABC123", str(repo))])
-    base, tmpdir = tmp_path / "sandbox", tmp_path / "tmpdir"
+    base, tmpdir = open_dir / "sandbox", tmp_path / "tmpdir"
     tmpdir.mkdir()
     env = {**os.environ, "GRADER_SANDBOX_DIR": str(base), "TMPDIR": str(tmpdir)}
     argv = [GRADER, "batch", str(spec_path), "--roster", str(rows), "--out", str(tmp_path / "o"),

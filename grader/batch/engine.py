@@ -30,6 +30,7 @@ from grader.batch.units import GradingUnit, build_units
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult, atomic_write, now_iso
 from grader.roster import Roster
+from grader.sandbox.workspace import sandbox_base
 from grader.settings import RerunMode, RunSettings
 from grader.spec import AssignmentSpec
 
@@ -143,6 +144,7 @@ def run_batch(
         raise BatchError(f"--rerun: {exc}") from None
     started = time.perf_counter()
     out = out.resolve()
+    sandbox_base()  # removes what killed graders left under $GRADER_SANDBOX_DIR (run dirs...)
     with _out_lock(out):
         run = _BatchRun(spec, spec_file, roster, out, options, settings, progress)
         run.grade_all()

@@ -28,7 +28,8 @@ class Limits:
     processes: int | None = 256  # RLIMIT_NPROC of the sandbox uid (+ pids cgroup)
     file_size_mb: int | None = 1024  # RLIMIT_FSIZE: the largest single file written
     open_files: int | None = 1024  # RLIMIT_NOFILE
-    tmp_mb: int = 512  # size of the private /tmp (tmpfs)
+    tmp_mb: int = 512  # size of the private /tmp and of the private /dev/shm (tmpfs each)
+    work_mb: int | None = None  # what a run may write into its work dir (sandbox.workspace)
     output_kept: int = 256 * 1024  # bytes kept per stream (head and tail halves)
     output_max: int = 64 * MiB  # bytes per stream after which the run is killed
     # a cgroup bounds the memory of the whole tree (and works for CUDA, where RLIMIT_AS
@@ -122,6 +123,7 @@ LIMIT_WORDS = {
     "output": "output-size limit",
     "file_size": "file-size limit",
     "processes": "process limit",
+    "disk": "disk limit (what a run may write)",
 }
 
 

@@ -25,7 +25,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
 from grader.sandbox.cgroup import Cgroup
 from grader.sandbox.gpu import GpuDevice, device_nodes, gpu_env
 from grader.sandbox.process import become_subreaper, reap_orphans, run_output, supervise
+from grader.sandbox.workspace import owner_tag, sandbox_base, watcher
 
 WORK_TARGET = "/submission"
 DEFAULT_UID = int(os.environ.get("GRADER_SANDBOX_UID", "61000"))
@@ -113,6 +113,24 @@ def reachable_by(path: Path, uid: int, gid: int) -> bool:
     return True
 
 
+def shm_args(limits: Limits, version: tuple[int, ...] | None) -> list[str]:
+    """A private /dev/shm of ``tmp_mb`` (bwrap's --dev gives an unsized one: RAM)."""
+    size = ["--size", str(limits.tmp_mb * 1024 * 1024)] if version and version >= (0, 7) else []
+    return [*size, "--tmpfs", "/dev/shm"]
+
+
+def hide_options(argv: list[str], exe: str) -> tuple[list[str], int]:
+    """``argv`` with bubblewrap's options moved into a memory file read with ``--args FD``:
+    inside the sandbox, ``/proc/1/cmdline`` (bwrap's own) then shows no host path (the work
+    dir's, the staging points'). Returns the new argv and the fd (to pass to the child)."""
+    start = argv.index(exe) + 1
+    end = argv.index("--", start)
+    fd = os.memfd_create("bwrap-args", 0)  # not inheritable: passed explicitly
+    os.write(fd, b"".join(os.fsencode(a) + b"\0" for a in argv[start:end]))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return [*argv[:start], "--args", str(fd), *argv[end:]], fd
+
+
 class BubblewrapSandbox:
     """Sandbox on bubblewrap. ``uid`` is the unprivileged uid this slot runs as (root only)."""
 
@@ -185,6 +203,11 @@ class BubblewrapSandbox:
                 return str(path)
             if not self.root or stage_dir is None:
                 raise SandboxError(f"{path} is not readable by the sandbox uid {self.uid}")
+            if not reachable_by(stage_dir.parent, self.uid, self.gid):
+                raise SandboxError(
+                    f"{stage_dir.parent} ($GRADER_SANDBOX_DIR) must be reachable by the sandbox "
+                    f"uid {self.uid}: every folder above it needs o+x"
+                )
             stage_dir.mkdir(mode=0o711, exist_ok=True)  # made only when needed
             os.chmod(stage_dir, 0o711)
             point = stage_dir / str(len(staged))
@@ -196,6 +219,7 @@ class BubblewrapSandbox:
             return str(point)
 
         args = [self.exe, *self._namespace_args(network), *self._system_args(limits, bool(gpus))]
+        args += shm_args(limits, self.version)
         for mount in mounts:
             if not mount.source.exists():
                 raise SandboxError(f"mount source {mount.source} does not exist")
@@ -248,9 +272,10 @@ class BubblewrapSandbox:
         memory = limits.memory_mb * 1024 * 1024 if limits.memory_mb else None
         wanted = self.root and limits.wants_cgroup(bool(gpus))
         cgroup = Cgroup.create(memory, limits.processes) if wanted else None
-        stage_parent = Path(tempfile.gettempdir()) / "grader-sandbox-stage"
-        stage_parent.mkdir(mode=0o711, exist_ok=True)
-        stage_dir = stage_parent / f"stage-{uuid.uuid4().hex[:16]}"
+        # under the one root of run dirs, named for this process: a kill -9 leftover is
+        # removed by the next grader (workspace.clean_leftovers)
+        stage_dir = sandbox_base() / f"stage-{owner_tag()}-{uuid.uuid4().hex[:16]}"
+        args_fd = -1
         try:
             argv, warnings = self.build(
                 command, workdir, limits, network=network, mounts=mounts, gpus=gpus,
@@ -263,15 +288,20 @@ class BubblewrapSandbox:
                 full_env["CUDA_VISIBLE_DEVICES"] = ""
             # without root-only steps the uid is dropped by Popen itself (one exec fewer)
             drop = self.root and argv[0] == "prlimit"
+            argv, args_fd = hide_options(argv, self.exe)
+            writable = [workdir, *(m.source for m in mounts if m.writable)]
             done = supervise(
-                argv, env=full_env, cwd=None, limits=limits, stdin=stdin,
+                argv, env=full_env, cwd="/", limits=limits, stdin=stdin, pass_fds=(args_fd,),
                 extra_kill=cgroup.kill if cgroup else None,
-                user=(self.uid, self.gid) if drop else None,
+                user=(self.uid, self.gid) if drop else None, watch=watcher(writable),
             )  # fmt: skip
+            args_fd = -1  # supervise closed our copy
             oom = cgroup.oom_killed() if cgroup else False
             if self.subreaper:
                 reap_orphans(self.uid)
         finally:
+            if args_fd >= 0:
+                os.close(args_fd)
             if cgroup is not None:
                 cgroup.remove()
             shutil.rmtree(stage_dir, ignore_errors=True)

@@ -2,19 +2,28 @@
 
 The spec (or ``GRADER_RERUN_PYTHON``) names an interpreter or a venv's python; the sandbox
 mounts that venv and its base installation read-only at their own paths (a venv is not
-relocatable). Optionally a per-submission venv is built from the student's
-``requirements.txt``, once per file hash, with the network open only for that install.
+relocatable). Optionally a venv is built from the student's ``requirements.txt``, with the
+network open only for that install: shared between submissions (once per file hash) only
+when every requirement is pinned and hashed, else for that submission alone.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox, SandboxError
+from grader.sandbox.workspace import limit_folder
+from grader.tree import remove_tree, walk
+
+MAX_VENV_MB = int(os.environ.get("GRADER_VENV_MAX_MB", "8192"))  # a submission's own venv
 
 SYSTEM_PREFIXES = ("/usr/", "/bin/", "/lib/", "/lib64/", "/sbin/")
 
@@ -62,25 +71,36 @@ def requirements_hash(requirements: Path, python: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def submission_venv(
-    requirements: Path,
-    base_python: Path,
-    cache_root: Path,
-    sandbox: Sandbox,
-    limits: Limits,
-    uid: int | None = None,
-    network: bool = True,
-) -> tuple[Path, RunOutput | None]:
-    """A venv with the student's requirements, cached by file hash. Returns its python and
-    the install run (None when it came from the cache). The install runs in the sandbox,
-    with the network open only when ``network``; the venv is read-only afterwards."""
-    key = requirements_hash(requirements, base_python)
-    venv = cache_root / "venvs" / key
-    python = venv / "bin" / "python"
-    if (venv / ".complete").is_file():
-        return python, None
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(venv.parent, 0o755)
+_PINNED = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]*\])?==[A-Za-z0-9._+!-]+"
+    r"(\s*;[^-]*?)?(\s+--hash=sha256:[0-9a-f]{64})+$"
+)
+
+
+def why_private(requirements: Path) -> str | None:
+    """None when ``requirements`` may build a venv shared with other submissions: every
+    line a requirement pinned with ``==`` and ``--hash`` (installed from the index as wheels
+    only, so no code of the submission runs and the same text means the same files), or
+    ``--require-hashes``. Otherwise the first reason it may not (``-e .``, a local path, a
+    URL, an unpinned or unhashed requirement, an option)."""
+    text = requirements.read_text(encoding="utf-8", errors="replace").replace("\\\n", " ")
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = " ".join(raw.split("#", 1)[0].split())  # a comment, or a URL's #egg=: private
+        if not line or line == "--require-hashes":
+            continue
+        if not _PINNED.match(line):
+            return f"requirements.txt line {number} ({line[:60]!r}) is not pinned and hashed"
+    return None
+
+
+def _own(venv: Path, uid: int) -> None:
+    for dirpath, dirnames, filenames in walk(venv):
+        for name in [*dirnames, *filenames]:
+            os.chown(os.path.join(dirpath, name), uid, uid, follow_symlinks=False)
+    os.chown(venv, uid, uid)
+
+
+def _create(venv: Path, base_python: Path) -> None:
     done = subprocess.run(
         [str(base_python), "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
         capture_output=True, text=True, check=False,
@@ -94,21 +114,67 @@ def submission_venv(
     for site_dir in (venv / "lib").glob("python3*/site-packages"):
         # the spec's venv stays importable (torch need not be reinstalled per student)
         (site_dir / "_grader_base.pth").write_text("\n".join(base_site) + "\n")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(f"{path}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def submission_venv(
+    requirements: Path,
+    base_python: Path,
+    cache_root: Path,
+    sandbox: Sandbox,
+    limits: Limits,
+    uid: int | None = None,
+    network: bool = True,
+    private_dir: Path | None = None,
+) -> tuple[Path, RunOutput | None]:
+    """A venv with the student's requirements; returns its python and the install run (None
+    when it came from the cache). The install runs in the sandbox, with the network open
+    only when ``network``.
+
+    Shared (cached under ``cache_root`` by the file's hash, built once, read-only to every
+    run) only when ``why_private`` finds nothing: pinned, hashed, wheels from the index.
+    Anything else (``-e .``, a path, a URL, a build of the submission's own code) is built
+    in ``private_dir`` for this submission alone and goes with its run dir: a package's
+    build could plant code (a ``.pth`` file) that would run in every later student's rerun.
+    """
+    private = why_private(requirements)
     owner = uid if uid is not None and os.geteuid() == 0 else None
-    if owner is not None:
-        for dirpath, dirnames, filenames in os.walk(venv):
-            for name in [*dirnames, *filenames, "."]:
-                os.chown(os.path.join(dirpath, name), owner, owner, follow_symlinks=False)
-    req_dir = requirements.parent
-    mounts = (*interpreter_mounts(base_python), Mount(venv, str(venv), writable=True))
-    install = sandbox.run(
-        [str(python), "-m", "pip", "install", "--no-input", "-q", "-r", requirements.name],
-        req_dir, limits, network=network, mounts=mounts,
-    )  # fmt: skip
-    if owner is not None:
-        for dirpath, dirnames, filenames in os.walk(venv):
-            for name in [*dirnames, *filenames, "."]:
-                os.chown(os.path.join(dirpath, name), 0, 0, follow_symlinks=False)
-    if install.ok:
-        (venv / ".complete").write_text(requirements.read_text(errors="replace"))
+    flags = ["--no-input", "-q", "--disable-pip-version-check", "-r", requirements.name]
+    if private is None:
+        venv = cache_root / "venvs" / requirements_hash(requirements, base_python)
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(venv.parent, 0o755)
+        flags = ["--require-hashes", "--only-binary=:all:", *flags]
+    elif private_dir is None:
+        raise SandboxError(f"{private}: such a venv is built per submission (no folder given)")
+    else:
+        venv = private_dir
+    python = venv / "bin" / "python"
+    with _locked(venv):
+        if private is None and (venv / ".complete").is_file():
+            return python, None
+        if venv.exists():
+            remove_tree(venv)  # half-built by a run that was stopped
+        _create(venv, base_python)
+        if owner is not None:
+            _own(venv, owner)
+        limit_folder(venv, MAX_VENV_MB << 20, 500_000)
+        mounts = (*interpreter_mounts(base_python), Mount(venv, str(venv), writable=True))
+        install = sandbox.run(
+            [str(python), "-m", "pip", "install", *flags], requirements.parent, limits,
+            network=network, mounts=mounts,
+        )  # fmt: skip
+        if private is not None:
+            install.warnings.append(f"a venv for this submission only: {private}")
+            return python, install
+        if owner is not None:
+            _own(venv, 0)  # root's again: every run mounts it read-only
+        if install.ok:
+            (venv / ".complete").write_text(requirements.read_text(errors="replace"))
     return python, install

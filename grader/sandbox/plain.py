@@ -15,6 +15,7 @@ from typing import Any
 from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
 from grader.sandbox.gpu import GpuDevice, gpu_env
 from grader.sandbox.process import run_output, supervise
+from grader.sandbox.workspace import watcher
 
 WARNING = (
     "NOT ISOLATED: this code ran as a plain subprocess with your permissions, file system "
@@ -62,7 +63,11 @@ class PlainSandbox:
             launch = ["prlimit", *flags, "--", *argv]
         else:
             warnings.append("prlimit (util-linux) is missing: only the wall time is bounded")
-        done = supervise(launch, env=full_env, cwd=workdir, limits=limits, stdin=stdin)
+        writable = [workdir, *(m.source for m in mounts if m.writable)]
+        done = supervise(
+            launch, env=full_env, cwd=workdir, limits=limits, stdin=stdin,
+            watch=watcher(writable),
+        )  # fmt: skip
         bounded = limits.memory_mb and not gpus
         return run_output(
             argv, done, oom=False, sandbox=self.name, isolated=False, network=True,

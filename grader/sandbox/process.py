@@ -81,10 +81,12 @@ def supervise(
     extra_kill: Callable[[], None] | None = None,
     grace_s: float = 0.5,
     user: tuple[int, int] | None = None,
+    watch: Callable[[], str | None] | None = None,
 ) -> Supervised:
     """Start ``argv`` in a new session and watch it until it ends or a limit is hit.
     ``user`` is (uid, gid) to drop to in the child before exec, with no supplementary
-    groups (needs root)."""
+    groups (needs root). ``watch`` is called about once a second; a limit name it returns
+    (e.g. "disk") stops the run there."""
     drop = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -118,6 +120,7 @@ def supervise(
     deadline = start + limits.wall_s
     exited_at: float | None = None
     killed_for: str | None = None
+    next_watch = start + 1.0
 
     def kill() -> None:
         kill_group(proc.pid)
@@ -130,6 +133,11 @@ def supervise(
             if killed_for is None and now >= deadline:
                 killed_for = "wall_time"
                 kill()
+            if watch is not None and killed_for is None and now >= next_watch:
+                next_watch = now + 1.0
+                killed_for = watch()
+                if killed_for:
+                    kill()
             if proc.poll() is not None:
                 exited_at = exited_at or now
                 if now - exited_at > grace_s:  # a detached child still holds the pipes
@@ -257,6 +265,8 @@ def limit_reason(
         return "cpu_time"
     if code == signal.SIGXFSZ or "File too large" in stderr:
         return "file_size"
+    if "No space left on device" in stderr or "Disk quota exceeded" in stderr:
+        return "disk"
     if re.search(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", stderr):
         return "memory"
     if re.search(r"Resource temporarily unavailable|fork: retry|BlockingIOError", stderr):

@@ -118,7 +118,7 @@ def run_plan(
         uid = getattr(sandbox, "uid", None)
         record.device = lease.gpus[0].to_dict() if lease.gpus else {"name": "cpu"}
         cache_mounts, cache_env = _cache_mounts(plan)
-        work = prepare_workdir(source, uid)
+        work = prepare_workdir(source, uid, work_mb=plan.limits.work_mb)
         before = file_states(work)
         base_mounts = interpreter_mounts(python)
         try:
@@ -132,6 +132,7 @@ def run_plan(
                     plan.limits,
                     uid,
                     network=plan.network,
+                    private_dir=work.parent / "venv",  # goes with the run dir
                 )
             mounts = tuple(
                 dict.fromkeys((*base_mounts, *interpreter_mounts(python), *cache_mounts))
