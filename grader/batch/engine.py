@@ -6,6 +6,7 @@ Python API behind ``grader batch``; the CLI only adds the progress display and p
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -273,17 +274,28 @@ class _BatchRun:
                 "run the batch again to retry this unit",
             )  # fmt: skip
             extra: dict[str, Any] = {}
-            key = None
         else:
             result = SubmissionResult.from_dict(answer["result"])
             extra = {"seconds": answer["seconds"], "tries": answer["tries"], "host": answer["host"]}
             summary.unit_seconds.append(answer["seconds"])
         from grader.report import render_report  # the report layer renders; results stay data
 
-        store.persist_unit(
-            self.out, unit, result, key, lambda r: render_report(r, self.spec), self.book.record,
-            {**extra, "run_id": summary.run_id},
-        )  # fmt: skip
+        try:
+            store.persist_unit(
+                self.out, unit, result, key, lambda r: render_report(r, self.spec),
+                self.book.record, {**extra, "run_id": summary.run_id},
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - one student's files must never stop the class
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # OUT itself is full: stop, keep what is done
+            result = _failed_result(
+                self.spec, unit, f"internal error while writing this result "
+                f"({type(exc).__name__}: {exc}); run the batch again to retry this unit",
+            )  # fmt: skip
+            store.persist_unit(
+                self.out, unit, result, None, lambda r: render_report(r, self.spec), None,
+                {**extra, "run_id": summary.run_id},
+            )  # fmt: skip
         outcome = store.outcome_of(result)
         summary.graded += 1
         summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + len(unit.members)
