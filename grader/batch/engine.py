@@ -274,6 +274,7 @@ class _BatchRun:
                 "run the batch again to retry this unit",
             )  # fmt: skip
             extra: dict[str, Any] = {}
+            key = None
         else:
             result = SubmissionResult.from_dict(answer["result"])
             extra = {"seconds": answer["seconds"], "tries": answer["tries"], "host": answer["host"]}
