@@ -21,6 +21,7 @@ work runs in the calling process, unbounded.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import gc
@@ -38,6 +39,8 @@ from typing import Any
 MiB = 1 << 20
 MAX_FRAME = 256 * MiB
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
+WORKER_NAME = b"grader-checks"
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,9 @@ def _serve(requests: int, answers: int) -> None:
         os.setpgid(0, 0)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to handle
         with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc = ctypes.CDLL(None)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            libc.prctl(_PR_SET_NAME, WORKER_NAME, 0, 0, 0)  # a subreaper reaps it by this name
         frames = _Frames(requests)
         while True:
             frame = frames.next(None)
@@ -183,8 +188,12 @@ class Worker:
         gc.freeze()  # the worker's collections never walk (and so copy) the grader's objects
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the worker's coverage is not collected
-            os.close(req_w)
-            os.close(ans_r)
+            # nothing of the grader's open files (a lock, a socket, a database) stays held
+            low, high = sorted((req_r, ans_w))
+            os.closerange(3, low)
+            os.closerange(low + 1, high)
+            most = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            os.closerange(high + 1, most if 0 < most < 1 << 20 else 1 << 20)
             _serve(req_r, ans_w)
         gc.unfreeze()
         os.close(req_r)
@@ -192,6 +201,8 @@ class Worker:
         with contextlib.suppress(OSError):  # also here: no kill may race the worker's own
             os.setpgid(pid, pid)
         self.pid, self.owner, self.requests, self.answers = pid, os.getpid(), req_w, _Frames(ans_r)
+        if not _AT_EXIT:  # a normal exit reaps it (else it dies with us: PDEATHSIG, EOF)
+            _AT_EXIT.append(atexit.register(stop_worker))
 
     def stop(self) -> int:
         """Kill the worker and everything it started; its wait status (0 if none)."""
@@ -202,7 +213,10 @@ class Worker:
         for kill in (os.killpg, os.kill):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped already (by a subreaper's sweep)
+            status = 0
         os.close(self.requests)
         if self.answers is not None:
             os.close(self.answers.fd)
@@ -237,6 +251,7 @@ class Worker:
 
 
 _WORKER = Worker()
+_AT_EXIT: list = []
 
 
 def run_bounded(function: Callable[..., Any], *args: Any, budget: Budget) -> Any:

@@ -68,28 +68,27 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def _source(url: str, stage: Path) -> Iterator[str]:
-    """Where git fetches ``url`` from: a checked copy for a local path (see
+def _source(url: str, stage: Path) -> str:
+    """Where git fetches ``url`` from: for a local path the grader's own checked copy (see
     ``grader.local_source``), the URL itself otherwise (a ``file://`` URL is checked too)."""
     if url.startswith("file://"):
         local_source.git_dir_of(url.removeprefix("file://"))
-        yield url
-    elif "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
-        yield url
-    else:
-        yield str(local_source.synced(local_source.git_dir_of(url), stage))
+        return url
+    if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return url
+    return str(local_source.synced(local_source.git_dir_of(url), stage))
 
 
 def mirror(repo: str, cache_dir: str | Path) -> Path:
     """Bring the mirror of ``repo`` up to date (clone once, then fetch what is new)."""
     url = normalize_url(repo)
-    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    key = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
     cache = Path(cache_dir)
     target = cache / "mirrors" / f"{name}-{key}.git"
     hide = (cache.resolve(), cache)
-    with _locked(target), _source(url, target.with_suffix(".local")) as source:
+    with _locked(target):
+        source = _source(url, target.with_suffix(".local"))
         if (target / "HEAD").exists():
             # a URL: its configured remote (a partial clone keeps its filter); a local copy:
             # by path, every ref

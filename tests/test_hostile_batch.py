@@ -63,3 +63,39 @@ def test_one_hostile_submission_never_stops_the_class(tmp_path: Path) -> None:
     again = run_grader(*args, timeout=300)  # the same command again: served from the cache
     assert again.returncode == 0, again.stdout + again.stderr
     assert re.search(r"from cache\s*│\s*5\b", again.stdout), again.stdout
+
+
+def test_a_result_that_cannot_be_written_is_that_units_error(tmp_path, monkeypatch) -> None:
+    """Whatever breaks while one student's report is written (a template that chokes on
+    their data), the class goes on, that student is retried next time."""
+    from grader import report
+    from grader.batch import BatchOptions, NullProgress, run_batch
+    from grader.pipeline import load_assignment
+    from grader.roster import load_roster
+
+    repos = {n: student(tmp_path, n.lower(), NORMAL) for n in ("AAA111", "BBB222", "CCC333")}
+    rows = roster(tmp_path / "r.csv", list((k, str(v)) for k, v in repos.items()))
+    spec_path = spec(tmp_path, "  - check: files\n    points: 1\n")
+    real = report.render_report
+
+    def choking(result, spec):
+        if result.student == "BBB222" and not result.error:
+            raise ValueError("the template choked")
+        return real(result, spec)
+
+    monkeypatch.setattr(report, "render_report", choking)
+    options = BatchOptions(rerun_mode="none", cache_dir=tmp_path / "mirrors", overview=True)
+    spec_obj = load_assignment(spec_path)
+    out = tmp_path / "out"
+    summary = run_batch(spec_obj, spec_path, load_roster(rows, spec_obj), out, options,
+                        NullProgress())  # fmt: skip
+    assert summary.outcomes["pass"] == 2 and summary.outcomes["error"] == 1
+    failed = read_result(out / "BBB222" / "result.json")
+    assert "internal error while writing this result" in failed.error
+    assert "the template choked" in failed.error
+    assert (out / "index.html").is_file() and (out / "CCC333" / "report.html").is_file()
+    monkeypatch.undo()
+    again = run_batch(spec_obj, spec_path, load_roster(rows, spec_obj), out, options,
+                      NullProgress())  # fmt: skip
+    assert (again.graded, again.cached) == (1, 2)
+    assert read_result(out / "BBB222" / "result.json").error is None

@@ -203,11 +203,6 @@ class BubblewrapSandbox:
                 return str(path)
             if not self.root or stage_dir is None:
                 raise SandboxError(f"{path} is not readable by the sandbox uid {self.uid}")
-            if not reachable_by(stage_dir.parent, self.uid, self.gid):
-                raise SandboxError(
-                    f"{stage_dir.parent} ($GRADER_SANDBOX_DIR) must be reachable by the sandbox "
-                    f"uid {self.uid}: every folder above it needs o+x"
-                )
             stage_dir.mkdir(mode=0o711, exist_ok=True)  # made only when needed
             os.chmod(stage_dir, 0o711)
             point = stage_dir / str(len(staged))
@@ -281,6 +276,11 @@ class BubblewrapSandbox:
                 command, workdir, limits, network=network, mounts=mounts, gpus=gpus,
                 cgroup=cgroup, stage_dir=stage_dir,
             )  # fmt: skip
+            if stage_dir.exists() and not reachable_by(stage_dir, self.uid, self.gid):
+                raise SandboxError(
+                    f"{stage_dir.parent} ($GRADER_SANDBOX_DIR) must be reachable by the sandbox "
+                    f"uid {self.uid}: every folder above it needs o+x"
+                )
             full_env = base_env(env)
             if gpus:
                 full_env.update(gpu_env(gpus))

@@ -208,16 +208,25 @@ def _children() -> list[str]:
     return found
 
 
+STRAYS = ("grader-checks",)  # a check worker whose grader died (grader.budget): a zombie
+
+
 def reap_orphans(uid: int, wait_s: float = 1.0) -> int:
     """Reap the processes of ``uid`` that were reparented to us (a slot's uid runs one
-    sandbox at a time, so none of them is a child some other code still waits for).
-    Waits up to ``wait_s`` for those still exiting. Returns how many were reaped."""
+    sandbox at a time, so none of them is a child some other code still waits for), and
+    the zombies of check workers whose own grader died (``STRAYS``). Waits up to
+    ``wait_s`` for those still exiting. Returns how many were reaped."""
     reaped = 0
     deadline = time.monotonic() + wait_s
     while True:
         pending = 0
         for pid in _children():
             fields = _status(pid)
+            stray = fields.get("Name", "").strip() in STRAYS
+            if stray and fields.get("State", "").startswith("Z"):
+                with contextlib.suppress(ChildProcessError):
+                    reaped += bool(os.waitpid(int(pid), os.WNOHANG)[0])
+                continue
             if fields.get("Uid", "").split("\t")[0] != str(uid):
                 continue
             if not fields.get("State", "").startswith("Z"):

@@ -35,12 +35,13 @@ _CLEANED = False
 
 
 def _start_time(pid: int) -> int | None:
-    """A process's start time (clock ticks since boot), None when it is gone."""
+    """A process's start time (clock ticks since boot), None when it is gone (or a zombie)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return int(stat.rsplit(")", 1)[1].split()[19])
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[19])
 
 
 def owner_tag() -> str:
