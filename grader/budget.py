@@ -222,8 +222,7 @@ class Worker:
             os.close(self.answers.fd)
         return status
 
-    def call(self, function: Callable[..., Any], args: tuple, budget: Budget) -> Any:
-        request = pickle.dumps((function, args, budget))
+    def call(self, request: bytes, budget: Budget) -> Any:
         if not self.alive():
             self.start()
         assert self.answers is not None
@@ -257,9 +256,13 @@ _AT_EXIT: list = []
 def run_bounded(function: Callable[..., Any], *args: Any, budget: Budget) -> Any:
     """``function(*args)`` (a module-level function; its value JSON-able) under ``budget``,
     in this process's worker. Raises OverBudget, or RuntimeError when the worker died."""
-    if not can_fork():
+    request = None
+    if can_fork():
+        with contextlib.suppress(pickle.PicklingError, TypeError, AttributeError):
+            request = pickle.dumps((function, args, budget))
+    if request is None:  # no fork here, or something in args that does not travel
         return json.loads(json.dumps(function(*args), default=str))
-    return _WORKER.call(function, args, budget)
+    return _WORKER.call(request, budget)
 
 
 def stop_worker() -> None:
