@@ -168,6 +168,25 @@ def find_date_matches(
     return result
 
 
+def restated_spans(text: str, days: Iterable[date], year: int | None = None) -> list[Span]:
+    """Where ``text`` writes one of ``days`` again without its year as digits (``10.28``,
+    ``28/10``): the digits of a date, never a number, even on a line that also has a full
+    date (``# 2020.10.28 is sample 58 ... is 10.28``). Spans index into ``text``."""
+    wanted = set(days)
+    spans: list[Span] = []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        for kind, pattern in _COMPILED:
+            if kind not in _WEAK:
+                continue
+            for match in pattern.finditer(line):
+                built = _build(match, kind, year)
+                if built is not None and built.value in wanted:
+                    spans.append((match.start() + offset, match.end() + offset))
+        offset += len(line)
+    return spans
+
+
 def find_dates(
     text: str, year: int | None = None, prefer: Iterable[date] | None = None
 ) -> list[tuple[date, Span]]:

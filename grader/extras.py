@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import importlib.util
 
-EXTRA_OF = {"sqlalchemy": "instructor", "distributed": "instructor", "copydetect": "instructor"}
+EXTRA_OF = {
+    "sqlalchemy": "instructor", "distributed": "instructor", "copydetect": "instructor",
+    "numpy": "instructor", "nbclient": "instructor",
+    "flask": "review", "flask_wtf": "review", "waitress": "review",
+}  # fmt: skip
 
 
 class MissingExtra(ImportError):

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from grader import local_source
+from grader.classroom import gist_clone_url
 from grader.gitrun import (
     GIT_ENV,
     NEUTRAL_ATTRIBUTES,
@@ -48,9 +49,10 @@ MiB = 1 << 20
 
 
 def normalize_url(repo: str) -> str:
-    """A local path becomes an absolute path; URLs stay as they are."""
+    """A local path becomes an absolute path; URLs stay as they are (a gist's web URL
+    becomes its clone URL)."""
     if re.match(r"^[a-z][a-z0-9+.-]*://", repo) or re.match(r"^[\w.-]+@[\w.-]+:", repo):
-        return repo
+        return gist_clone_url(repo) or repo
     path = Path(repo).expanduser()
     if not path.exists():
         raise FetchError(f"repository not found: {repo} (no such path)")
@@ -68,6 +70,13 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def mirror_path(url: str, cache_dir: str | Path) -> Path:
+    """Where the mirror of a (normalised) URL lives in the cache."""
+    key = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
+    return Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+
+
 def _source(url: str, stage: Path) -> str:
     """Where git fetches ``url`` from: for a local path the grader's own checked copy (see
     ``grader.local_source``), the URL itself otherwise (a ``file://`` URL is checked too)."""
@@ -82,19 +91,19 @@ def _source(url: str, stage: Path) -> str:
 def mirror(repo: str, cache_dir: str | Path) -> Path:
     """Bring the mirror of ``repo`` up to date (clone once, then fetch what is new)."""
     url = normalize_url(repo)
-    key = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
+    target = mirror_path(url, cache_dir)
     cache = Path(cache_dir)
-    target = cache / "mirrors" / f"{name}-{key}.git"
     hide = (cache.resolve(), cache)
     with _locked(target):
         source = _source(url, target.with_suffix(".local"))
         if (target / "HEAD").exists():
             # a URL: its configured remote (a partial clone keeps its filter); a local copy:
-            # by path, every ref
-            where = ["origin"] if source == url else [source, "+refs/*:refs/*"]
+            # by path. Only branches and tags follow the source (and are pruned): the
+            # grader's own refs/grader/snapshots/* keep a deadline's objects after a force-push
             run_git(
-                "fetch", "--prune", "--no-recurse-submodules", *where, cwd=target,
+                "fetch", "--prune", "--no-recurse-submodules",
+                "origin" if source == url else source,
+                "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", cwd=target,
                 network=True, hide=hide,
             )  # fmt: skip
         else:
@@ -102,7 +111,8 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
             try:
                 run_git(
                     "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
-                    "--template=", source, str(tmp / "m.git"), network=True, hide=hide,
+                    "--template=", "--", source, str(tmp / "m.git"),  # a URL is never an option
+                    network=True, hide=hide,
                 )  # fmt: skip
                 os.replace(tmp / "m.git", target)
             finally:
@@ -186,6 +196,43 @@ def read_history(
         first.append(tip)
         tip = by_sha.get(tip.parents[0]) if tip.parents else None
     return History(chosen, first, by_sha)
+
+
+def read_history_at(mirror_dir: Path, sha: str, branch: str) -> History:
+    """The first-parent line below one commit (a HEAD recorded at a deadline), which need
+    not be on any branch any more. Raises FetchError when the commit is not in the mirror."""
+    if not has_commit(mirror_dir, sha):
+        raise FetchError(f"commit {sha[:10]} is not in the mirror")
+    first = _parse_log(
+        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir)
+    )
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", sha, cwd=mirror_dir))
+    return History(branch, first, {c.sha: c for c in every})
+
+
+def has_commit(mirror_dir: Path, sha: str) -> bool:
+    try:
+        run_git("cat-file", "-e", f"{sha}^{{commit}}", cwd=mirror_dir)
+    except FetchError:
+        return False
+    return True
+
+
+def resolve_ref(mirror_dir: Path, ref: str) -> str | None:
+    """The commit a ref points to, or None when there is no such ref."""
+    try:
+        return (
+            run_git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=mirror_dir) or None
+        )
+    except FetchError:
+        return None
+
+
+def keep_ref(mirror_dir: Path, ref: str, sha: str) -> None:
+    """Point ``ref`` (under refs/grader/) at ``sha`` so its objects stay reachable."""
+    if not ref.startswith("refs/grader/"):
+        raise ValueError(f"{ref}: the grader only writes refs under refs/grader/")
+    run_git("update-ref", ref, sha, cwd=mirror_dir)
 
 
 @dataclass(frozen=True)

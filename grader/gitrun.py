@@ -18,6 +18,7 @@ import contextlib
 import os
 import resource
 import selectors
+import shutil
 import signal
 import subprocess
 import time
@@ -54,6 +55,7 @@ GIT_ENV = {
     "SSH_ASKPASS": "/bin/true",
     "GIT_LFS_SKIP_SMUDGE": "1",
     "LC_ALL": "C",  # git's messages in English: they are matched below
+    "LANGUAGE": "C",
 }
 # ssh never asks (no password prompt, no host-key question); the grading account's keys
 # and known_hosts still apply
@@ -118,11 +120,17 @@ def spawn(
 ) -> GitRun:
     """Run ``git SAFE_CONFIG ARGS`` under ``limits``; the whole tree dies at the wall-time
     limit or when stdout passes the output limit (or ``on_output(chunk)`` says stop)."""
-    proc = subprocess.Popen(
-        ["git", *SAFE_CONFIG, *args], cwd=cwd, env=git_env(env), start_new_session=True,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+    try:
+        proc = subprocess.Popen(
+            ["git", *SAFE_CONFIG, *args], cwd=cwd, env=git_env(env), start_new_session=True,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    except FileNotFoundError:
+        if shutil.which("git") is not None:
+            raise  # the folder to run in is gone
+        message = "git is not installed (or not on PATH); install git"
+        raise EnvironmentFailure(message, kind="git") from None
     # the address-space limit is set right after the start (an exec of `prlimit` first
     # would cost more than many git commands take): git cannot have grown much by then
     with contextlib.suppress(OSError, ValueError):

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.pictures import leaderboard_chart
 from grader.results import SubmissionResult, Verdict, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
+from grader.timefmt import format_moment
 
 STATUS_RANK = {
     "pass": 0, "warn": 1, "manual": 2, "skipped": 3, "fail": 4, "error": 5, "environment": 5,
@@ -45,7 +47,7 @@ class Cell:
 class Row:
     id: str
     name: str = ""
-    status: str = "error"  # pass | fail | error
+    status: str = "error"  # pass | fail | not_eligible | error
     score: float | None = None
     max_score: float | None = None
     late: str = ""
@@ -126,12 +128,7 @@ def _late(result: SubmissionResult) -> tuple[str, float]:
 
 
 def _when(moment: datetime | str | None) -> str:
-    if isinstance(moment, str):
-        try:
-            moment = datetime.fromisoformat(moment)
-        except ValueError:
-            return moment
-    return f"{moment:%Y-%m-%d %H:%M (UTC%z)}" if moment else ""
+    return format_moment(moment)
 
 
 def _row_data(row: Row) -> dict[str, Any]:
@@ -153,6 +150,8 @@ def _row(result: SubmissionResult, columns: list[str], report: Path) -> Row:
     if verdict == Verdict.ENVIRONMENT:
         row.error = f"not graded (environment): {row.error}"
     row.status = verdict.value if verdict.graded else "error"  # not graded, whatever the cause
+    if verdict == Verdict.NOT_ELIGIBLE:  # the reason comes first
+        row.error = "; ".join(f"not eligible: {g.get('reason', '')}" for g in result.unmet_gates)
     if verdict.graded:
         row.late, row.late_rank = _late(result)
     by_id = {c.id: c for c in result.checks}
@@ -218,10 +217,13 @@ def _float(value: Any) -> float | None:
 
 
 def leaderboard(results: list[SubmissionResult], names: Mapping[str, str]) -> dict | None:
-    """The hw3 leaderboard: students ranked by prediction MAE (ties by id); None if no MAE."""
+    """The hw3 leaderboard: students ranked by prediction MAE (ties by id). Without any MAE:
+    a ``pending`` note when observations are missing or only placeholders, else None."""
     entries, dates, labels = [], [], {}
+    states: set[str] = set()
     for result in results:
         check = next((c for c in result.checks if c.check == "predictions"), None)
+        states.add(str((check.facts or {}).get("observations", "")) if check else "")
         mae = _float((check.facts or {}).get("mae")) if check else None
         if mae is None:
             continue
@@ -242,11 +244,17 @@ def leaderboard(results: list[SubmissionResult], names: Mapping[str, str]) -> di
         entries.append({"id": result.student, "name": names.get(result.student, ""),
                         "mae": mae, "predictions": preds})  # fmt: skip
     if not entries:
-        return None
+        if not states & {"pending", "placeholder"}:
+            return None
+        why = ("the observations file holds placeholder values only, which are never used "
+               "for grades" if "placeholder" in states else "no observed temperatures yet")  # fmt: skip
+        return {"entries": [], "dates": [], "labels": {}, "pending": f"Accuracy pending: {why}."}
     entries.sort(key=lambda e: (e["mae"], e["id"]))
     for rank, entry in enumerate(entries, start=1):
         entry["rank"] = rank
-    return {"entries": entries, "dates": sorted(dates), "labels": labels}
+    placeholder = "placeholder-demo" in states
+    return {"entries": entries, "dates": sorted(dates), "labels": labels, "pending": "",
+            "placeholder": placeholder}  # fmt: skip
 
 
 def _slug(text: str) -> str:
@@ -343,13 +351,17 @@ def overview_context(
         "rows": rows,
         "columns": [{"id": c, "title": titles.get(c, c)} for c in columns],
         "marks": STATUS_MARK,
-        "counts": {s: sum(r.status == s for r in rows) for s in ("pass", "fail", "error")},
+        "counts": {
+            s: sum(r.status == s for r in rows) for s in ("pass", "fail", "not_eligible", "error")
+        },
         "late_count": sum(r.late.startswith("late") for r in rows),
         "mean": round(statistics.fmean(graded), 2) if graded else None,
         "median": round(statistics.median(graded), 2) if graded else None,
         "histogram": histogram(rows),
         "rates": pass_rates(rows, columns, titles),
-        "leaderboard": leaderboard(results, names),
+        "leaderboard": (board := leaderboard(results, names)),
+        "leaderboard_chart": leaderboard_chart(board),
+        "grades_csv": "grades.csv" if (out_dir / "grades.csv").is_file() else None,
         "similarity": similarity,
         "pages": {(p.a, p.b): f"similarity/{pair_page(p)}" for p in similarity.pairs}
         if similarity
@@ -358,7 +370,9 @@ def overview_context(
         "names": names,
         "data": data,
         "version": __version__,
-        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated": format_moment(
+            datetime.now(UTC).replace(microsecond=0), spec.timezone if spec else None
+        ),
     }
 
 

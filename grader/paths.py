@@ -28,6 +28,8 @@ def bundled_specs() -> dict[str, Path]:
     found: dict[str, Path] = {}
     root = data_dir("assignments")
     for path in sorted(root.glob("*/*.yaml")):
+        if path.name == "course.yaml":  # the course file beside the specs (grader.course)
+            continue
         found[f"{path.parent.name}/{path.stem}"] = path
     short: dict[str, list[Path]] = {}
     for path in list(found.values()):
@@ -36,6 +38,11 @@ def bundled_specs() -> dict[str, Path]:
         if len(paths) == 1:
             found.setdefault(stem, paths[0])
     return found
+
+
+def bundled_courses() -> dict[str, Path]:
+    """Bundled course files by their folder name ('bme-vitmav45-2020')."""
+    return {p.parent.name: p for p in sorted(data_dir("assignments").glob("*/course.yaml"))}
 
 
 def resolve_spec(ref: str) -> Path:

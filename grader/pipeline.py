@@ -10,6 +10,7 @@ import contextlib
 import errno
 import traceback
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -19,7 +20,9 @@ from grader import __version__
 from grader.budget import Budget, OverBudget, can_fork, run_bounded
 from grader.checks.base import CheckContext
 from grader.checks.registry import REGISTRY, args_models
+from grader.course import COURSE_FILE, find_course, load_course, semester_resolver
 from grader.fetch import FetchError
+from grader.gates import evaluate_gates
 from grader.paths import cache_dir as default_cache_dir
 from grader.paths import resolve_spec
 from grader.results import (
@@ -43,13 +46,23 @@ from grader.spec import (
 from grader.submission import Submission, fetch_submission, worktree_submission
 
 
-def load_assignment(ref: str | Path) -> AssignmentSpec:
-    """A spec path or bundled id, fully validated (check arguments included)."""
+def load_assignment(ref: str | Path, semester: str | None = None) -> AssignmentSpec:
+    """A spec path or bundled id, fully validated (check arguments included). A course file
+    beside the spec puts ``semester``'s dates and parameters in (default: its current one)."""
     try:
         path = resolve_spec(str(ref))
     except FileNotFoundError as exc:
         raise SpecError([SpecProblem(str(ref), None, "", str(exc).split(": ", 1)[-1])]) from None
-    return load_spec(path, args_models())
+    course_path = find_course(path)
+    if course_path is None:
+        if semester is not None:
+            raise SpecError([SpecProblem(
+                str(path), None, "", f"--semester {semester}: there is no {COURSE_FILE} beside "
+                "the spec to take the semester's dates from",
+            )])  # fmt: skip
+        return load_spec(path, args_models())
+    resolver = semester_resolver(load_course(course_path), semester)
+    return load_spec(path, args_models(), resolve=resolver)
 
 
 def run_check(
@@ -236,10 +249,12 @@ def evaluate(
     )
     result.pin = submission.pin
     result.checks = run_checks(spec, submission, settings)  # a check reads those before it
+    result.gates = evaluate_gates(spec, submission, result.checks)
     raw = sum(c.points for c in result.checks)
     result.max_score = sum(c.max_points for c in result.checks)
     if submission.mode == "pinned":
-        lost = late_fraction(spec.late, submission.main.committed_at, submission.main.deadline)
+        late_at = submission.main.late_at or submission.main.committed_at
+        lost = late_fraction(spec.late, late_at, submission.main.deadline)
         result.late_penalty = round(raw * lost, 4)
     result.score = round(raw - result.late_penalty, 4)
     return result.printable()  # file names are bytes: shown escaped, never a crash to write
@@ -254,10 +269,12 @@ def grade(
     deadline: datetime | None = None,
     now: datetime | None = None,
     settings: RunSettings | None = None,
+    snapshots: Mapping[str, dict[str, Any]] | None = None,
 ) -> SubmissionResult:
     """Instructor grading of one submission pinned at its deadline. Never raises for a bad
     submission: a repo that cannot be fetched or pinned is a result with ``error`` set.
-    ``settings`` default: no rerun, instructor-only material allowed."""
+    ``settings`` default: no rerun, instructor-only material allowed. ``snapshots``: the
+    deadline ledger's entries for this repository (see ``grader.ledger``)."""
     settings = settings or RunSettings(hidden=True)
     student = student.strip()
     effective = deadline or spec.deadline_for(student)
@@ -270,6 +287,7 @@ def grade(
             cache_dir or default_cache_dir(),
             deadline=effective,
             now=now,
+            snapshots=snapshots,
         )
     except FetchError as exc:
         result = _result(spec, student, repo, effective)

@@ -79,10 +79,13 @@ class Verdict(StrEnum):
     FAIL = "fail"  # graded; a required check fails
     ERROR = "error"  # not graded: the submission itself (missing repo, nothing to pin)
     ENVIRONMENT = "environment"  # not graded: the grader's environment failed; retried
+    # a gate (a required milestone, a gate check) is not met: no pass/fail; reason first
+    NOT_ELIGIBLE = "not_eligible"
 
     @property
     def graded(self) -> bool:
-        return self in (Verdict.PASS, Verdict.FAIL)
+        """Grading came to a determination (pass, fail, or not eligible)."""
+        return self in (Verdict.PASS, Verdict.FAIL, Verdict.NOT_ELIGIBLE)
 
 
 @dataclass
@@ -152,6 +155,10 @@ class PinInfo:
     uncommitted: list[str] = field(default_factory=list)
     mode: str = "pinned"  # "pinned" (instructor) or "worktree" (self-check)
     milestones: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # what the pin rests on: "ledger" (a deadline snapshot), "github" (push times from the
+    # activity API) or "commit dates" (only what the student's machine wrote); and the details
+    evidence: str = "commit dates"
+    snapshot: dict[str, Any] | None = None
 
 
 @dataclass
@@ -176,6 +183,9 @@ class SubmissionResult:
     title: str = ""
     course: str = ""
     team: dict[str, Any] | None = None  # {name, members, graded_as, notes} for team work
+    # preconditions: [{id, kind: milestone|check, title, met: true|false|null, reason}];
+    # one not met makes the verdict NOT_ELIGIBLE (null: undecided, a human looks)
+    gates: list[dict[str, Any]] = field(default_factory=list)
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -207,17 +217,24 @@ class SubmissionResult:
 
     @property
     def required_ok(self) -> bool:
-        if self.error:
+        """No required check blocks and no gate is unmet (a gate is a precondition)."""
+        if self.error or self.unmet_gates:
             return False
         return not any(c.required and c.status.blocking for c in self.checks)
 
     @property
+    def unmet_gates(self) -> list[dict[str, Any]]:
+        return [g for g in self.gates if g.get("met") is False]
+
+    @property
     def verdict(self) -> Verdict:
-        """pass / fail / error / environment: the only place this is decided."""
+        """pass / fail / not eligible / error / environment: the only place this is decided."""
         if self.error:
             return Verdict.ENVIRONMENT if self.error_kind == "environment" else Verdict.ERROR
         if any(c.status == Status.ENVIRONMENT for c in self.checks):
             return Verdict.ENVIRONMENT
+        if self.unmet_gates:
+            return Verdict.NOT_ELIGIBLE
         return Verdict.PASS if self.required_ok else Verdict.FAIL
 
     @property
@@ -227,6 +244,15 @@ class SubmissionResult:
             return self.error
         stopped = [c for c in self.checks if c.status == Status.ENVIRONMENT]
         return "; ".join(f"{c.title or c.id}: {c.message}" for c in stopped)
+
+
+def is_result_document(data: object) -> bool:
+    """Whether parsed JSON is the grader's own result (``result.json``, or the self-check's
+    ``--format json`` redirected into a file): recognised by its content, whatever its name,
+    so that the grader's output is never read as student work."""
+    if not isinstance(data, dict) or not isinstance(data.get("checks"), list):
+        return False
+    return isinstance(data.get("schema"), int) and {"assignment", "student", "score"} <= set(data)
 
 
 def now_iso() -> str:

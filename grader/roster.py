@@ -21,10 +21,12 @@ import csv
 import io
 import re
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from grader import classroom
 from grader.spec import NEPTUN_RE, AssignmentSpec, parse_local_datetime
 
 COLUMNS = ("neptun", "name", "email", "github", "team", "extension")
@@ -113,8 +115,10 @@ def resolve_repo(
     relative to ``base_dir``; anything else is a GitHub user name put into ``pattern``.
     """
     value = github.strip()
+    if value.startswith("-"):  # git would read it as an option (it is passed after `--` too)
+        raise ValueError(f"{value!r} starts with '-': not a URL, a path or a GitHub user name")
     if URL_RE.match(value):
-        return value
+        return classroom.gist_clone_url(value) or value
     if "/" in value or "\\" in value or value.startswith((".", "~")):
         path = Path(value).expanduser()
         return str(path if path.is_absolute() else (base_dir / path).resolve())
@@ -156,8 +160,12 @@ def parse_roster_text(
     *,
     org: str | None = None,
     base_dir: Path | None = None,
+    ids: Mapping[str, str] | None = None,
 ) -> Roster:
-    """Validate roster CSV text. Raises RosterError listing every problem with its line."""
+    """Validate roster CSV text. Raises RosterError listing every problem with its line.
+
+    GitHub Classroom's roster and grades exports are read as they are
+    (``grader.classroom``); ``ids`` maps their roster identifiers to Neptun codes."""
     base_dir = base_dir or Path(file).resolve().parent
     problems: list[RosterProblem] = []
 
@@ -170,12 +178,15 @@ def parse_roster_text(
         raise RosterError([RosterProblem(file, 1, "", f"no header; the columns are {_cols()}")])
     reader = csv.reader(io.StringIO(text), delimiter=_delimiter(first))
     header = [h.strip().lower() for h in next(reader)]
+    kind = classroom.kind_of(header)
+    columns = classroom.known_columns(kind) if kind else COLUMNS
     for index, name in enumerate(header):
-        if name not in COLUMNS:
-            problem(1, name or f"column {index + 1}", f"unknown column; the columns are {_cols()}")
+        if name not in columns:
+            known = ", ".join(columns)
+            problem(1, name or f"column {index + 1}", f"unknown column; the columns are {known}")
         elif header.count(name) > 1 and header.index(name) == index:
             problem(1, name, "column appears more than once")
-    for name in REQUIRED:
+    for name in classroom.REQUIRED[kind] if kind else REQUIRED:
         if name not in header:
             problem(1, name, "required column is missing")
     if problems:
@@ -200,6 +211,11 @@ def parse_roster_text(
             problem(line, "", f"{len(row)} fields but the header has {len(header)} columns")
             continue
         cells = {name: (row[i].strip() if i < len(row) else "") for i, name in enumerate(header)}
+        if kind:
+            cells, trouble = classroom.canonical_row(kind, cells, ids)
+            if trouble:
+                problem(line, *trouble)
+                continue
         ok = True
         neptun = cells["neptun"].upper()
         if not NEPTUN_RE.match(neptun):
@@ -265,9 +281,24 @@ def parse_roster_text(
     return Roster(file, entries)
 
 
-def load_roster(path: str | Path, spec: AssignmentSpec, *, org: str | None = None) -> Roster:
-    """Load and validate a roster file. Raises RosterError naming file, line and column."""
+def load_roster(
+    path: str | Path,
+    spec: AssignmentSpec,
+    *,
+    org: str | None = None,
+    ids: str | Path | None = None,
+) -> Roster:
+    """Load and validate a roster file (``ids``: an identifier,neptun CSV for a GitHub
+    Classroom export). Raises RosterError naming file, line and column."""
     path = Path(path)
+    mapping = None
+    if ids is not None:
+        try:
+            mapping = classroom.load_ids(ids)
+        except classroom.IdsError as exc:
+            raise RosterError(
+                [RosterProblem(str(ids), line, column, m) for line, column, m in exc.problems]
+            ) from None
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -276,7 +307,9 @@ def load_roster(path: str | Path, spec: AssignmentSpec, *, org: str | None = Non
         raise RosterError(
             [RosterProblem(str(path), None, "", f"cannot read (save it as UTF-8 CSV): {exc}")]
         ) from None
-    return parse_roster_text(text, str(path), spec, org=org, base_dir=path.resolve().parent)
+    return parse_roster_text(
+        text, str(path), spec, org=org, base_dir=path.resolve().parent, ids=mapping
+    )
 
 
 def _cols() -> str:

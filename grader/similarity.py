@@ -17,14 +17,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from grader.extras import require
 from grader.paths import instructor_dir
 from grader.sources import SourceFile, collect_sources, stamp
 from grader.spec import AssignmentSpec
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SIMILARITY_SCHEMA = 1
 NOISE_T = 25  # copydetect's default: the shortest match (in filtered characters) that counts
@@ -174,6 +175,7 @@ def _coverage(docs: Mapping[str | None, _Document]) -> float:
 def _compare(a: str, b: str, docs_a: dict, docs_b: dict, threshold: float) -> SimilarPair | None:
     """The pair's similarity both ways; its regions only when it is listed (else None)."""
     require("copydetect", "the similarity check")
+    import numpy as np  # an instructor extra, like copydetect
     from copydetect import compare_files
 
     overlap_a = overlap_b = 0.0

@@ -11,8 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
-
+from grader.ipynb import read_notebook
 from grader.results import printable
 from grader.tree import matches, walk_files
 
@@ -29,7 +28,7 @@ class SourceFile:
 
 def notebook_code(text: str) -> str:
     """The code cells of a notebook as one Python text; IPython magics become comments."""
-    nb = nbformat.reads(text, as_version=4)
+    nb = read_notebook(text)
     cells = []
     for cell in nb.cells:
         if cell.cell_type != "code":

@@ -7,8 +7,9 @@ one inside a check's ``args``, is reported at once with its file, YAML line and 
 
 from __future__ import annotations
 
+import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from enum import StrEnum
@@ -171,6 +172,9 @@ class CheckSpec(Frozen):
     points: float = Field(0.0, ge=0)
     required: bool = True
     milestone: str | None = Field(None, description="grade at this milestone's pinned commit")
+    gate: bool = Field(
+        False, description="a precondition: failing it makes the submission 'not eligible'"
+    )
     args: dict[str, Any] = Field(default_factory=dict)
 
     @property
@@ -186,6 +190,15 @@ class AssignmentSpec(Frozen):
     deadline: LocalDateTime
     timezone: str = "Europe/Budapest"
     milestones: list[Milestone] = Field(default_factory=list)
+    requires: list[str] = Field(
+        default_factory=list,
+        description="milestones that must be met by their deadlines (gates): else 'not eligible'",
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="named values the spec refers to as ${name}; a semester may replace them",
+    )
+    semester: str | None = Field(None, description="the semester the dates come from")
     branch: str | None = Field(None, description="branch to grade; the default branch if unset")
     deliverables: list[Deliverable] = Field(default_factory=list)
     language: LanguageRequirement = LanguageRequirement()
@@ -236,6 +249,17 @@ class AssignmentSpec(Frozen):
                     f"check {check.key!r} names milestone {check.milestone!r}, "
                     f"which is not among milestones: {sorted(milestone_ids) or 'none'}"
                 )
+        for required in self.requires:
+            if required not in milestone_ids:
+                raise ValueError(
+                    f"requires: {required!r} is not among milestones: "
+                    f"{sorted(milestone_ids) or 'none'}"
+                )
+            if not any(c.milestone == required and c.required for c in self.checks):
+                raise ValueError(
+                    f"requires: milestone {required!r} has no required check tagged "
+                    f"`milestone: {required}`; tag the checks that define it"
+                )
         return self
 
     # ---- derived values -------------------------------------------------------------
@@ -264,6 +288,12 @@ class AssignmentSpec(Frozen):
     @property
     def max_points(self) -> float:
         return sum(c.points for c in self.checks)
+
+
+def dump_spec(spec: AssignmentSpec) -> str:
+    """The validated spec as YAML (parameters and a semester already applied): what a batch
+    worker, possibly on another machine without the course file, parses again."""
+    return yaml.safe_dump(spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
 # ---- loading with file:line:key errors --------------------------------------------------
@@ -329,7 +359,7 @@ _UNION_TAGS = {"str", "datetime", "date", "list[str]", "function-after", "int", 
 
 
 def _problems(
-    exc: ValidationError, file: str, lines: dict, prefix: tuple = ()
+    exc: ValidationError, file: str, lines: dict, prefix: tuple = (), keys: str = "grader keys"
 ) -> list[SpecProblem]:
     seen: set[tuple[str, str]] = set()
     problems = []
@@ -337,7 +367,7 @@ def _problems(
         loc = prefix + tuple(p for p in err["loc"] if p not in _UNION_TAGS)
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see `grader validate --help`)"
+            message = f"unknown key (check the spelling; `{keys}` lists the keys)"
         ident = (_format_loc(loc), message)
         if ident in seen:
             continue
@@ -346,13 +376,83 @@ def _problems(
     return problems
 
 
+# ---- parameters: ${name} in a spec --------------------------------------------------------
+
+PARAMETER_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BUILTIN_PARAMETERS = ("deadline", "semester")
+
+
+def parameter_text(value: Any) -> str:
+    """A parameter's value inside a longer text: lists joined with ', ', dates as ISO."""
+    if isinstance(value, list | tuple):
+        return ", ".join(parameter_text(v) for v in value)
+    if isinstance(value, datetime | date):
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return str(value)
+
+
+def substitute_parameters(
+    data: dict[str, Any], file: str, lines: dict[tuple, int]
+) -> tuple[dict[str, Any], list[SpecProblem]]:
+    """Replace ``${name}`` everywhere but in ``parameters`` itself: a value that is exactly
+    ``${name}`` becomes the parameter's value (a list, a date, a number...), a longer text
+    gets its text form. ``${deadline}`` and ``${semester}`` are always known."""
+    declared = data.get("parameters")
+    values: dict[str, Any] = dict(declared) if isinstance(declared, dict) else {}
+    values.setdefault("deadline", parameter_text(data.get("deadline", "")))
+    values.setdefault("semester", data.get("semester") or "")
+    problems: list[SpecProblem] = []
+
+    def walk(node: Any, loc: tuple) -> Any:
+        if isinstance(node, dict):
+            return {k: (v if loc == () and k == "parameters" else walk(v, (*loc, k)))
+                    for k, v in node.items()}  # fmt: skip
+        if isinstance(node, list):
+            return [walk(item, (*loc, index)) for index, item in enumerate(node)]
+        if not isinstance(node, str) or "${" not in node:
+            return node
+        unknown = [n for n in PARAMETER_RE.findall(node) if n not in values]
+        if unknown:
+            known = ", ".join(sorted(values))
+            problems.append(
+                SpecProblem(
+                    file,
+                    _line_for(lines, loc),
+                    _format_loc(loc),
+                    f"unknown parameter ${{{unknown[0]}}}; declare it under `parameters:` "
+                    f"(known: {known})",
+                )  # fmt: skip
+            )
+            return node
+        whole = PARAMETER_RE.fullmatch(node.strip())
+        if whole:
+            return copy.deepcopy(values[whole.group(1)])
+        return PARAMETER_RE.sub(lambda m: parameter_text(values[m.group(1)]), node)
+
+    return walk(data, ()), problems
+
+
+# a hook run on the raw YAML data before validation (a course's semester, for instance):
+# it returns the data to validate and the problems it found
+Resolver = Callable[[dict[str, Any], dict[tuple, int]], tuple[dict[str, Any], list[SpecProblem]]]
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: faster
+
+
 def parse_spec_text(
-    text: str, file: str, args_models: Mapping[str, type[BaseModel]] | None = None
+    text: str,
+    file: str,
+    args_models: Mapping[str, type[BaseModel]] | None = None,
+    resolve: Resolver | None = None,
 ) -> AssignmentSpec:
-    """Validate spec YAML text. Raises SpecError listing every problem."""
+    """Validate spec YAML text. Raises SpecError listing every problem.
+
+    ``resolve`` may rewrite the raw data first (a semester's deadlines and parameters);
+    then ``${name}`` parameters are substituted, then everything is validated."""
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -361,6 +461,11 @@ def parse_spec_text(
         raise SpecError([SpecProblem(file, 1, "", "a spec must be a YAML mapping (key: value)")])
     lines = _line_map(node) if node is not None else {}
     problems: list[SpecProblem] = []
+    if resolve is not None:
+        data, found = resolve(data, lines)
+        problems.extend(found)
+    data, found = substitute_parameters(data, file, lines)
+    problems.extend(found)
     spec: AssignmentSpec | None = None
     try:
         spec = AssignmentSpec.model_validate(data)
@@ -386,7 +491,8 @@ def parse_spec_text(
             try:
                 model.model_validate(check.get("args") or {})
             except ValidationError as exc:
-                problems.extend(_problems(exc, file, lines, (*loc, "args")))
+                keys = f"grader keys {check['check']}"
+                problems.extend(_problems(exc, file, lines, (*loc, "args"), keys))
     if problems:
         raise SpecError(problems)
     assert spec is not None
@@ -394,7 +500,9 @@ def parse_spec_text(
 
 
 def load_spec(
-    path: str | Path, args_models: Mapping[str, type[BaseModel]] | None = None
+    path: str | Path,
+    args_models: Mapping[str, type[BaseModel]] | None = None,
+    resolve: Resolver | None = None,
 ) -> AssignmentSpec:
     """Load and validate one spec file. Raises SpecError naming file, line and key."""
     path = Path(path)
@@ -404,4 +512,4 @@ def load_spec(
         raise SpecError([SpecProblem(str(path), None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecProblem(str(path), None, "", f"cannot read: {exc}")]) from None
-    return parse_spec_text(text, str(path), args_models)
+    return parse_spec_text(text, str(path), args_models, resolve)

@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from pathlib import Path
 
 from wcmatch import glob as wglob
@@ -41,9 +42,15 @@ def matches(
     exclude: str | Iterable[str] | None = None,
 ) -> bool:
     """Whether a relative POSIX path matches any of ``patterns`` and none of ``exclude``."""
-    wanted = [patterns] if isinstance(patterns, str) else list(patterns)
-    unwanted = [exclude] if isinstance(exclude, str) else list(exclude or [])
-    return wglob.globmatch(path, wanted, flags=glob_flags(case_sensitive), exclude=unwanted or None)
+    wanted = (patterns,) if isinstance(patterns, str) else tuple(patterns)
+    unwanted = (exclude,) if isinstance(exclude, str) else tuple(exclude or ())
+    return _matcher(wanted, unwanted, glob_flags(case_sensitive)).match(path)
+
+
+@lru_cache(maxsize=256)
+def _matcher(wanted: tuple[str, ...], unwanted: tuple[str, ...], flags: int) -> wglob.WcMatcher:
+    """Globs compiled once per process (a check matches the same globs against every file)."""
+    return wglob.compile(list(wanted), flags=flags, exclude=list(unwanted) or None)
 
 
 def walk(root: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:

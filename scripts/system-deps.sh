@@ -2,11 +2,14 @@
 # Debian packages the test suite needs on a fresh machine:
 #   bubblewrap - the sandbox that reruns student code
 #   chromium   - the headless browser that opens the class overview in tests
+#   postgresql - a throw-away server for the gradebook's and review desk's PostgreSQL tests
 # Installs only what is missing; needs root or sudo and apt-get.
 set -euo pipefail
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 \
+  || missing+=(postgresql)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

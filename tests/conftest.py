@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,10 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "no-instructor-data").mkdir(exist_ok=True)
     monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(tmp_path / "no-instructor-data"))
     monkeypatch.setenv("GIT_CONFIG_GLOBAL", os.devnull)
+    # rerun slot locks where every test run on this machine finds them (slots are uids)
+    monkeypatch.setenv(
+        "GRADER_LOCK_DIR", str(Path(tempfile.gettempdir()) / "grader-sandbox" / "locks")
+    )
 
 
 @pytest.fixture(autouse=True)

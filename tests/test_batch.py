@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -385,3 +386,20 @@ def test_results_of_students_not_on_the_roster_are_reported(
     summary, _ = batch(spec_file, roster, out)
     assert any("OLD999" in w for w in summary.warnings)
     assert summary.outcomes["error"] == 1
+
+
+def test_a_worker_uses_the_batchs_instructor_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fork server keeps the environment it started with: each job carries the batch's."""
+    from grader.batch.worker import apply_instructor_env
+
+    mine = tmp_path / "instructor"
+    mine.mkdir()
+    monkeypatch.setenv("GRADER_INSTRUCTOR_DIR", str(tmp_path / "stale"))
+    monkeypatch.setenv("GRADER_DEMO_PLACEHOLDERS", "1")
+    apply_instructor_env({"GRADER_INSTRUCTOR_DIR": str(mine)})
+    assert os.environ["GRADER_INSTRUCTOR_DIR"] == str(mine)
+    assert "GRADER_DEMO_PLACEHOLDERS" not in os.environ
+    apply_instructor_env({"GRADER_INSTRUCTOR_DIR": str(tmp_path / "not-on-this-machine")})
+    assert os.environ["GRADER_INSTRUCTOR_DIR"] == str(mine)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,7 +85,15 @@ def test_record_and_current_with_roster_late_and_missing(book: Gradebook) -> Non
     )
     assert anna.late and anna.late_penalty == 1.0 and anna.status == "graded"
     assert anna.commits_after_deadline == 2
-    assert anna.counts == {"pass": 1, "fail": 1, "warn": 0, "error": 0, "manual": 0, "skipped": 1}
+    assert anna.counts == {
+        "pass": 1,
+        "fail": 1,
+        "warn": 0,
+        "error": 0,
+        "manual": 0,
+        "skipped": 1,
+        "environment": 0,
+    }
     assert anna.result().checks[0].id == "files" and anna.run_id == "run-1"
     assert rows["DEF456"].status == "missing" and rows["DEF456"].score is None
     # recording the very same result again (batch, then sync) keeps one run
@@ -123,13 +131,23 @@ def test_error_result_is_a_run_that_keeps_its_reason(book: Gradebook) -> None:
     ]
 
 
-def test_a_check_the_environment_stopped_is_counted_with_the_errors(book: Gradebook) -> None:
+def test_a_check_the_environment_stopped_is_counted_apart(book: Gradebook) -> None:
     result = make_result("ABC123")
     result.checks.append(CheckResult("rerun", Status.ENVIRONMENT, 0, 2, "no sandbox"))
     book.record(result, run_id="r")
     assert by_student(book)["ABC123"].counts == {
-        "pass": 1, "fail": 1, "warn": 0, "error": 1, "manual": 0, "skipped": 1,
+        "pass": 1, "fail": 1, "warn": 0, "error": 0, "manual": 0, "skipped": 1, "environment": 1,
     }  # fmt: skip
+
+
+def test_a_gradebook_made_before_a_column_existed_gets_it(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite"
+    Gradebook(f"sqlite:///{db}").close()
+    with sqlite3.connect(db) as conn:  # as a grader without `n_environment` left it
+        conn.execute("ALTER TABLE grading_runs DROP COLUMN n_environment")
+    book = Gradebook(f"sqlite:///{db}")
+    book.record(make_result("ABC123"), run_id="r")
+    assert by_student(book)["ABC123"].counts["environment"] == 0
 
 
 def test_team_run_is_credited_to_every_member(book: Gradebook) -> None:
@@ -253,10 +271,9 @@ def test_plain_path_and_bad_urls(tmp_path: Path) -> None:
         Gradebook("  ")
 
 
-@pytest.mark.skipif(
-    any(importlib.util.find_spec(m) for m in ("psycopg", "psycopg2")), reason="driver present"
-)
-def test_postgres_url_without_driver_says_what_to_install() -> None:
+def test_postgres_url_without_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("psycopg", "psycopg2"):  # as on an install without a driver
+        monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(GradebookError, match="driver .* not installed.*psycopg"):
         Gradebook("postgresql://grader@localhost/gradebook")
 

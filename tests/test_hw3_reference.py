@@ -198,7 +198,7 @@ def test_reference_and_flawed_variants_through_the_cli(
     got = checks(result)["predictions"]
     assert all(p["where"].startswith("README.md:") for p in got["facts"]["predictions"])
     assert got["points"] == 3.0
-    assert points(result) == {**expected, "files": 1.5}  # 3 of 4 deliverables
+    assert points(result) == {**expected, "files": 1.3333}  # 2 of 3 deliverables
 
 
 def test_self_check_without_instructor_data_is_pending(

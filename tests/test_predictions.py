@@ -10,12 +10,14 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from grader.checks.prediction_sources import Wanted, from_csv, from_json, from_notebook, from_text
-from grader.checks.predictions import ObservationsError, load_observations
+from grader.checks.observed import ObservationsError, load_observations
+from grader.checks.prediction_sources import Found, from_csv, from_json, from_notebook, from_text
+from grader.checks.prediction_values import Wanted
+from grader.checks.predictions import decide
 from grader.checks.registry import args_models
 from grader.cli import app
 from grader.pipeline import self_check
-from grader.results import Status
+from grader.results import Status, SubmissionResult, is_result_document
 from grader.spec import parse_spec_text
 from grader.testing import build_file_tree, git_save, make_bare
 
@@ -267,3 +269,77 @@ def test_metrics_next_to_labels_are_not_predictions(tmp_path: Path, monkeypatch)
     files = {"predictions.csv": CSV.replace("2020-11-24,2.8\n", ""), "notes.txt": "1 month: 4.0"}
     check = run_check(tmp_path, files, None, monkeypatch)
     assert check.status == Status.FAIL and check.facts["predictions"][2]["where"] is None
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("# 2020.10.28 is sample 58 at position 8 is 10.28", None),  # digits of the date
+        ("2020.10.28 [12.138337]celsius", 12.138337),
+        ("2020-10-28: preds[10] = 12.1", 12.1),
+        ("2020-10-28 y_hat[3, 0]", None),
+        ("2020-10-28 (horizon 30, window 3): [[7.25]]", 7.25),
+        ("2020-10-28 30 days ahead", None),
+        ("2020-10-28 t+1 -> 12.1°C", 12.1),
+        ("2020-10-28 tensor([12.1000], grad_fn=<AddBackward0>)", 12.1),
+        ("2020-10-28 array([[12.1]], dtype=float32)", 12.1),
+        ("Okt. 28: [13.3697]", 13.3697),
+        ("Oct 28: 10.28", 10.28),  # a value that only looks like the date is still a value
+    ],
+)
+def test_what_is_never_a_value(line: str, expected: float | None) -> None:
+    assert values(from_text("p.txt", line, WANTED)).get(OCT28) == expected
+
+
+def test_a_value_alone_on_the_line_after_its_date() -> None:
+    text = "Okt. 28\n[13.3697]\nnov.  3\n\ntensor([[8.04]])\nnov. 24\nepoch 3 loss 2.1\n"
+    found = from_text("out.txt", text, WANTED)
+    assert values(found) == {OCT28: 13.3697, NOV3: 8.04}
+    assert [f.line for f in found] == [1, 3]
+
+
+def test_labels_need_their_value_right_after_them() -> None:
+    text = "A 1 day modell 3 napos ablakkal, a 1 week 6.6 fokos hibával\n1 month ahead: 2.8\n"
+    assert values(from_text("r.md", text, WANTED)) == {NOV24: 2.8}
+
+
+def test_notebook_code_comments_are_outranked_and_dates_in_code_name_outputs() -> None:
+    cell = nbformat.v4.new_code_cell("# prediction for 2020-10-28: 9.0 °C\nprint(preds[8])")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="[12.1]\n")]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    found = from_notebook("hf3.ipynb", nbformat.writes(nb), WANTED)
+    by_kind = {f.kind: (f.value, f.tier) for f in found}
+    assert by_kind == {"comment": (9.0, 1), "notebook output": (12.1, 0)}
+    assert decide(found).hit.value == 12.1 and decide(found).outranked[0].value == 9.0
+
+
+def test_values_agree_up_to_rounding_else_a_human_decides() -> None:
+    def hit(value: float, decimals: int, where: str) -> Found:
+        return Found(OCT28, value, where, 1, where, "", decimals=decimals)
+
+    same = decide([hit(12.1, 1, "a"), hit(12.138337, 6, "b"), hit(12.0, 0, "c")])
+    assert same.hit.where == "a" and not same.conflict
+    differ = decide([hit(9.4, 1, "a"), hit(9.46, 2, "b")])
+    assert differ.hit is None and [[f.where for f in g] for g in differ.conflict] == [["a"], ["b"]]
+
+
+def test_result_documents_are_recognised_by_content() -> None:
+    result = json.loads(SubmissionResult("hw3", "ABC123", "r", "2020-10-27").to_json())
+    assert is_result_document(result)
+    assert not is_result_document({"checks": [], "date": "2020-10-28", "prediction": 9.4})
+    assert not is_result_document([result])
+
+
+@pytest.mark.parametrize("bar", ["[==============================]", "━━━━━━━━━━━━━━━━━━━━"])
+def test_a_cell_output_named_by_the_date_in_its_code(bar: str) -> None:
+    source = "x = window_before('2020-11-24')\npred = model.predict(x)\nprint(pred)"
+    cell = nbformat.v4.new_code_cell(source)
+    cell.outputs = [nbformat.v4.new_output(
+        "stream", name="stdout", text=f"1/1 {bar} - 0s 36ms/step\n[[4.2]]\n"
+    )]  # fmt: skip
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    found = from_notebook("hf3.ipynb", nbformat.writes(nb), WANTED)
+    assert [(f.day, f.value, f.kind) for f in found] == [(NOV24, 4.2, "notebook output")]
+    assert "its date from the cell's code" in found[0].context

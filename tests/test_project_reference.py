@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from grader.cli import app
+from grader.results import SubmissionResult, Verdict
 from grader.testing import make_bare
 
 pytest.importorskip("fpdf")  # the builder renders report.pdf with fpdf2 (a dev dependency)
@@ -93,7 +94,6 @@ FULL = {
     "english": ("pass", 2.0, 2.0),
     "pdf_report": ("pass", 3.0, 3.0),
     "git_history": ("pass", 1.0, 1.0),
-    "milestones": ("pass", 3.0, 3.0),
 }
 
 
@@ -125,7 +125,8 @@ def test_reference_history_gets_full_marks(tmp_path: Path, builder: ModuleType) 
     commits = builder.build_history(tmp_path / "team")
     result = grade(tmp_path, tmp_path / "team")
     assert table(result) == FULL, json.dumps(result["checks"], indent=1)[:3000]
-    assert (result["score"], result["max_score"]) == (20.0, 20.0)
+    assert (result["score"], result["max_score"]) == (17.0, 17.0)
+    assert [(g["id"], g["met"]) for g in result["gates"]] == [("m1", True), ("m2", True)]
     assert result["commit"] == commits["final"]
     pinned = {mid: m["commit"] for mid, m in result["pin"]["milestones"].items()}
     assert pinned == {"m1": commits["m1"], "m2": commits["m2"]}
@@ -137,33 +138,31 @@ def test_reference_history_gets_full_marks(tmp_path: Path, builder: ModuleType) 
     assert report["words"] >= 300
 
 
-def test_milestone_two_one_day_late_loses_its_points(tmp_path: Path, builder: ModuleType) -> None:
+def test_milestone_two_one_day_late_makes_the_project_not_eligible(
+    tmp_path: Path, builder: ModuleType
+) -> None:
     commits = builder.build_history(tmp_path / "team", dates={"m2": "2020-11-23 20:15"})
     result = grade(tmp_path, tmp_path / "team")
-    # golden excerpt: M2's checks see the M1 commit, and the precondition fails
+    # golden excerpt: M2's checks see the M1 commit, and the precondition is not met
     expected = dict(FULL)
     expected["m2-baseline"] = ("fail", 0.0, 2.0)
     expected["m2-log"] = ("fail", 0.0, 2.0)
     expected["m2-code"] = ("fail", 0.0, 1.0)
-    expected["milestones"] = ("fail", 0.0, 3.0)
     assert table(result) == expected
-    assert (result["score"], result["max_score"]) == (12.0, 20.0)
+    assert (result["score"], result["max_score"]) == (12.0, 17.0)
     assert result["pin"]["milestones"]["m2"]["commit"] == commits["m1"]
-    milestones = {c["id"]: c for c in result["checks"]}["milestones"]
-    assert milestones["message"] == (
-        "m2 not met by its deadline 2020-11-22T23:59:00+01:00: at its pinned commit "
+    gates = {g["id"]: g for g in result["gates"]}
+    assert gates["m1"]["met"] is True and gates["m2"]["met"] is False
+    assert gates["m2"]["reason"] == (
+        "not met by its deadline 2020-11-22T23:59:00+01:00: at its pinned commit "
         f"{commits['m1'][:10]} (2020-10-20T18:30:00+02:00) checks 'm2-baseline', 'm2-log' and "
         "'m2-code' failed (see each below); 2 commit(s) after the milestone deadline do not "
         "count"
     )
-    rows = [(e["path"], e["verdict"]) for e in milestones["evidence"]]
-    assert rows[2:] == [
-        (f"m2 @ {commits['m1'][:10]}", "not met"),
-        ("m2 / m2-baseline", "fail"),
-        ("m2 / m2-log", "fail"),
-        ("m2 / m2-code", "fail"),
-    ]
-    assert milestones["facts"]["milestones"]["m1"]["met"] is True
+    assert SubmissionResult.from_dict(result).verdict == Verdict.NOT_ELIGIBLE
+    html = (tmp_path / "out" / "ABC123" / "report.html").read_text(encoding="utf-8")
+    first = html.index("Not eligible.")
+    assert first < html.index('id="scores"') and "m2" in html[first : first + 600]
 
 
 def test_hungarian_report_loses_exactly_the_pdf_points(tmp_path: Path, builder: ModuleType) -> None:
@@ -172,7 +171,7 @@ def test_hungarian_report_loses_exactly_the_pdf_points(tmp_path: Path, builder: 
     expected = dict(FULL)
     expected["pdf_report"] = ("fail", 0.0, 3.0)
     assert table(result) == expected, json.dumps(result["checks"], indent=1)[:3000]
-    assert result["score"] == 17.0
+    assert result["score"] == 14.0
     report = {c["id"]: c for c in result["checks"]}["pdf_report"]
     assert "not in English" in report["message"] and report["facts"]["language"] == "hu"
 

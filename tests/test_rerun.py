@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from grader import pipeline
 from grader.checks.rerun import RerunArgs, RerunCheck, discover
 from grader.cli import app
-from grader.results import Status, read_result
+from grader.pipeline import outcome_of_exception
+from grader.results import EnvironmentFailure, Status, read_result
 from grader.sandbox.bwrap import bwrap_available, bwrap_problem
 from grader.sandbox.queue import RunQueue
 from grader.settings import RunSettings
@@ -58,8 +59,10 @@ def test_instructor_grading_refuses_without_bubblewrap(tmp_path, monkeypatch):
     monkeypatch.delenv("GRADER_ALLOW_UNSANDBOXED", raising=False)
     ctx = make_ctx(build_file_tree(tmp_path / "s", {"train.py": "print(1)"}))
     ctx.queue = RunQueue(gpus=[], lock_dir=tmp_path / "locks")
-    outcome = RerunCheck().run(ctx, RerunArgs(commands=["python train.py"]))
-    assert outcome.status == Status.ERROR
+    with pytest.raises(EnvironmentFailure) as raised:  # the grader's machine, not the student
+        RerunCheck().run(ctx, RerunArgs(commands=["python train.py"]))
+    outcome = outcome_of_exception(raised.value)
+    assert outcome.status == Status.ENVIRONMENT and outcome.facts["environment"] == "sandbox"
     assert "cannot be sandboxed" in outcome.message
     assert "GRADER_ALLOW_UNSANDBOXED" in outcome.message
 

@@ -91,7 +91,7 @@ def test_bwrap_argv(tmp_path):
     assert "--unshare-all" in argv and "--share-net" not in argv
     assert "--die-with-parent" in argv and "--new-session" in argv
     assert argv[argv.index("--remount-ro") + 1] == "/"
-    assert f"--as={100 * 1024 * 1024}" in argv and "--nproc=10" in argv
+    assert f"--as={100 * 1024 * 1024}" in argv and "--nproc=160" in argv  # 16 tasks each
     assert "--nofile=64" in argv and f"--fsize={1024 * 1024}" in argv
     work = prepare_workdir(None, sandbox.uid)
     inside = sandbox.run(["/bin/sh", "-c", "id -u; id -G"], work, Limits(wall_s=10))

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
+from grader.checks.data_tables import read_rows
+from grader.checks.dated_tables import analyse, parse_table
 from grader.checks.registry import args_models
-from grader.checks.training_data import parse_table
+from grader.checks.training_data import TrainingDataArgs, candidates
 from grader.cli import app
 from grader.pipeline import self_check
 from grader.results import Status
 from grader.spec import parse_spec_text
-from grader.testing import build_file_tree, git_save, make_bare
+from grader.testing import build_file_tree, git_save, make_bare, make_context
+from tests.real_hw3 import weather_rows
 
 SPEC = """\
 id: hw3-temperature
@@ -90,7 +94,7 @@ def test_training_data_before_the_deadline_passes(tmp_path: Path) -> None:
     assert check.status == Status.PASS and check.points == 2
     assert check.facts["files"] == [
         {"path": "data/budapest.csv", "rows": 60, "date_column": "date",
-         "first_date": "2020-08-29", "last_date": "2020-10-27", "junk_lines": 0}
+         "first_date": "2020-08-29", "last_date": "2020-10-27", "junk_lines": 0, "verdict": "training data"}
     ]  # fmt: skip
     assert check.facts["leakage"] == [] and check.facts["max_date"] == "2020-10-27"
 
@@ -118,7 +122,7 @@ def test_explicit_max_date_and_min_rows(tmp_path: Path) -> None:
 
 def test_no_file_and_prediction_files_are_not_training_data(tmp_path: Path) -> None:
     check = run(tmp_path, {"README.md": "# x", "data/predictions.csv": series()})
-    assert check.status == Status.FAIL and "no training data file found" in check.message
+    assert check.status == Status.FAIL and "no training data found" in check.message
 
 
 def test_cli_grade_dated_repo(tmp_path: Path) -> None:
@@ -137,3 +141,125 @@ def test_cli_grade_dated_repo(tmp_path: Path) -> None:
     check = json.loads((out / "XYZ789" / "result.json").read_text())["checks"][0]
     assert check["status"] == "pass" and check["points"] == 2.0
     assert check["facts"]["files"][0]["last_date"] == "2020-10-27"
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("date,t\r\n" + series(fmt="'{iso}',{t}").replace("\n", "\r\n").rstrip(), "date"),
+        ("date,t,\n" + series(fmt="{iso} 00:00:00,{t},"), "date"),
+        ("".join(reversed(series().splitlines(keepends=True))), "column 1"),
+        (
+            "".join(
+                f"{line}\n"
+                for line in series(fmt="{iso};{t}").replace("-", ".").split("\n")
+                if line
+            ),
+            "column 1",
+        ),  # 2020.10.21
+        ("év;hó;nap;t\n" + series(fmt="{iso};{t}").replace("-", ";"), "év+hó+nap"),
+        (series(fmt="{iso};{t}").replace("-", ";").replace(".", ","), "column 1+column 2+column 3"),
+    ],
+)
+def test_date_forms_students_write(text: str, column: str) -> None:
+    table = parse_table("t.csv", text)
+    assert table.problem == "" and table.date_column == column
+    assert (table.first_date, table.last_date, len(table.rows)) == (
+        date(2020, 8, 29),
+        date(2020, 10, 27),
+        60,
+    )
+
+
+@pytest.mark.parametrize("scale", [1, 1000])
+def test_unix_timestamps_read_in_the_assignment_time_zone(scale: int) -> None:
+    budapest = ZoneInfo("Europe/Budapest")
+    rows = [
+        f"{int(datetime(d.year, d.month, d.day, tzinfo=budapest).timestamp()) * scale},5.5"
+        for d in days(date(2020, 10, 27), 40)
+    ]  # midnight in Budapest is the previous evening in UTC
+    table = parse_table("t.csv", "dt,temp\n" + "\n".join(rows), budapest)
+    assert table.date_column == "dt (Unix time)"
+    assert (table.first_date, table.last_date) == (date(2020, 9, 18), date(2020, 10, 27))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        [{"date": d.isoformat(), "temp": 1.5} for d in days(date(2020, 10, 27), 40)],
+        {
+            "date": {str(n): d.isoformat() for n, d in enumerate(days(date(2020, 10, 27), 40))},
+            "temp": {str(n): 1.5 for n in range(40)},
+        },  # pandas to_json()
+        {d.isoformat(): 1.5 for d in days(date(2020, 10, 27), 40)},
+        {
+            "meta": {"city": "Budapest"},
+            "daily": {
+                "time": [d.isoformat() for d in days(date(2020, 10, 27), 40)],
+                "t": [1.5] * 40,
+            },
+        },
+    ],
+)
+def test_json_tables(tmp_path: Path, data: object) -> None:
+    path = tmp_path / "x.json"
+    path.write_text(json.dumps(data))
+    table = analyse("x.json", read_rows(path))
+    assert table.problem == "" and table.numeric_columns
+    assert (len(table.rows), table.last_date) == (40, date(2020, 10, 27))
+
+
+def test_tables_that_are_not_training_data(tmp_path: Path) -> None:
+    history = "epoch,loss,val_loss\n" + "".join(
+        f"{n},{1 / n:.3f},{2 / n:.3f}\n" for n in range(1, 60)
+    )
+    forecast_only = "date,t\n" + series(last=date(2020, 12, 30), count=40)
+    check = run(
+        tmp_path, {"logs/history.csv": history, "results/daily_2020_nov.csv": forecast_only}
+    )
+    assert check.status == Status.MANUAL  # dated after the deadline only: a human looks
+    assert check.facts["undated"] == []  # a training history is no data table
+    assert check.facts["files"][0]["verdict"] == "after the deadline"
+
+
+def test_named_files_are_read_first(tmp_path: Path) -> None:
+    ctx = make_context(
+        build_file_tree(tmp_path, {"zz/data.csv": "", "a/notes.csv": "", "b/predictions.csv": "",
+                                   "c/x_learn.tsv": "", "requirements.txt": ""}),
+        "training_data",
+    )  # fmt: skip
+    assert candidates(ctx, TrainingDataArgs()) == [
+        "c/x_learn.tsv",
+        "zz/data.csv",
+        "a/notes.csv",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("a.xlsx", b"PK\x03\x04 not a workbook"),
+        ("b.npy", b"\x93NUMPY garbage"),
+        ("c.npy", b""),
+        ("d.json", b"[" * 100_000 + b"]" * 100_000),
+        ("e.csv", b"\xff\xfe\x00 binary \x00\x00"),
+    ],
+)
+def test_broken_tables_are_reported_never_raised(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    table = analyse(name, read_rows(path))
+    assert table.problem and not table.rows
+
+
+def test_timestamps_before_1970_and_an_index_column() -> None:
+    rows = weather_rows(date(2020, 10, 25), 43_800, "{ts},{t}")  # daily since 1901
+    table = parse_table("t.csv", "\n".join(rows), ZoneInfo("Europe/Budapest"))
+    first = date(2020, 10, 25) - timedelta(days=43_799)
+    assert (table.first_date, table.last_date, len(table.rows)) == (
+        first,
+        date(2020, 10, 25),
+        43_800,
+    )
+    index = "\n".join(f"{n},{n % 17}.5" for n in range(200))  # 0, 1, 2...: no seconds
+    assert "no column of dates" in parse_table("i.csv", index).problem

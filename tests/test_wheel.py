@@ -31,6 +31,10 @@ def test_wheel_ships_specs_and_templates_but_no_reference_solutions(wheel: Path)
     assert "grader/_data/templates/report.html.j2" in names
     assert "grader/_data/assignments/bme-vitmav45-2020/hw3-temperature.yaml" in names
     assert "grader/cli/__init__.py" in names
+    # what a student's editor and self-check need: the spec schema (next to the bundled
+    # specs' modeline target) and the language model
+    assert "grader/_data/schemas/assignment.schema.json" in names
+    assert "grader/text/models/lid.176.ftz" in names
     assert not [n for n in names if "reference_solutions" in n or "reference_solution" in n]
     hidden = ("observations", "reference.json", "hidden")
     assert not [n for n in names if any(h in n.lower() for h in hidden)]

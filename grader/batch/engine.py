@@ -6,10 +6,12 @@ Python API behind ``grader batch``; the CLI only adds the progress display and p
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import hashlib
 import json
+import os
 import queue
 import statistics
 import time
@@ -28,12 +30,15 @@ from grader.batch.executors import DaskExecutor, Executor, LocalExecutor
 from grader.batch.gradebook_sink import GradebookSink
 from grader.batch.progress import NullProgress, ProgressSink
 from grader.batch.units import GradingUnit, build_units
+from grader.batch.worker import INSTRUCTOR_ENV
+from grader.ledger import LEDGER_FILE, LedgerError, load_ledger
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult, atomic_write, now_iso
 from grader.roster import Roster
 from grader.sandbox.workspace import sandbox_base
 from grader.settings import RerunMode, RunSettings
-from grader.spec import AssignmentSpec
+from grader.snapshot import snapshots_for
+from grader.spec import AssignmentSpec, dump_spec
 
 
 class BatchError(Exception):
@@ -51,6 +56,7 @@ class BatchOptions:
     backoff: Backoff = field(default_factory=Backoff)
     probe_threads: int = 8
     overview: bool = True
+    ledger: Path | None = None  # deadline snapshots the pins rest on (default OUT/ledger.jsonl)
 
 
 @dataclass
@@ -67,6 +73,7 @@ class BatchSummary:
     errors: list[tuple[str, str]] = field(default_factory=list)  # (unit label, message)
     warnings: list[str] = field(default_factory=list)
     overview: Path | None = None
+    grades: Path | None = None  # OUT/grades.csv, one row per student
     executor: str = ""
 
     @property
@@ -128,6 +135,17 @@ def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[s
         return None
 
 
+def _grades(out: Path, spec: AssignmentSpec, warnings: list[str]) -> Path | None:
+    """``OUT/grades.csv`` next to the overview (one row per student, every check)."""
+    from grader.class_grades import write_grades_csv
+
+    try:
+        return write_grades_csv(out, spec)
+    except Exception as exc:  # noqa: BLE001 - the results are written; the CSV can be redone
+        warnings.append(f"grades.csv not written: {type(exc).__name__}: {exc}")
+        return None
+
+
 def run_batch(
     spec: AssignmentSpec,
     spec_file: Path,
@@ -149,6 +167,7 @@ def run_batch(
     with _out_lock(out):
         run = _BatchRun(spec, spec_file, roster, out, options, settings, progress)
         run.grade_all()
+        run.summary.grades = _grades(out, spec, run.summary.warnings)  # the overview links it
         if options.overview:
             run.summary.overview = _overview(out, spec, spec_file, run.summary.warnings)
     run.summary.seconds = time.perf_counter() - started
@@ -168,9 +187,14 @@ class _BatchRun:
         self.progress = progress or NullProgress()
         run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:6]
         self.summary = BatchSummary(out, run_id)
-        spec_bytes = spec_file.read_bytes()
+        # a semester's dates and parameters are in the spec, not in its file: workers (maybe
+        # on other machines, without the course file) get the resolved spec
+        spec_bytes = dump_spec(spec).encode() if spec.semester else spec_file.read_bytes()
         self.digest = spec_hash(spec, spec_bytes)
-        self.units = build_units(roster, spec)
+        if options.ledger is not None and not options.ledger.is_file():
+            raise BatchError(f"--ledger: {options.ledger} does not exist")
+        ledger = options.ledger or out / LEDGER_FILE
+        self.units = with_snapshots(build_units(roster, spec), spec, ledger)
         self.by_id = {u.id: u for u in self.units}
         self.summary.units, self.summary.students = len(self.units), len(roster.entries)
         self.manifest = _new_manifest(
@@ -193,6 +217,7 @@ class _BatchRun:
             "spec_text": spec_bytes.decode("utf-8"), "spec_file": str(spec_file),
             "settings": settings.to_dict(),
             "cache_dir": str((options.cache_dir or default_cache_dir()).resolve()),
+            "instructor_env": {k: os.environ[k] for k in INSTRUCTOR_ENV if k in os.environ},
             "backoff": {"attempts": options.backoff.attempts, "base": options.backoff.base,
                         "cap": options.backoff.cap},
         }  # fmt: skip
@@ -307,6 +332,27 @@ class _BatchRun:
             score=result.score, graded_at=result.graded_at, run_id=summary.run_id, **extra,
         )  # fmt: skip
         self.progress.finished(unit, outcome, cached=False)
+
+
+def with_snapshots(
+    units: list[GradingUnit], spec: AssignmentSpec, ledger_path: Path
+) -> list[GradingUnit]:
+    """Each unit with the ledger entries its pins rest on. Raises BatchError (the batch
+    does not start) when the ledger fails verification."""
+    if not ledger_path.is_file():
+        return units
+    try:
+        ledger = load_ledger(ledger_path)
+    except LedgerError as exc:
+        raise BatchError(
+            f"the deadline ledger {ledger_path} fails verification, so no pin rests on it:\n"
+            + "\n".join(exc.problems)
+            + "\nsee `grader snapshot verify`"
+        ) from None
+    return [
+        dataclasses.replace(u, snapshots=snapshots_for(ledger, spec, u.repo, u.deadline))
+        for u in units
+    ]
 
 
 def _roster_files(out: Path, roster: Roster, warnings: list[str]) -> None:

@@ -146,18 +146,36 @@ class DaskExecutor:
             self.client = Client(self.address, timeout=connect_timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ExecutorError(f"no Dask scheduler answers at {self.address}: {exc}") from None
-        workers = self.client.scheduler_info().get("workers", {})
-        self.gpu_workers = sum(1 for w in workers.values() if w.get("resources", {}).get("GPU"))
-        # "required": only GPU workers; "optional": GPU workers when the cluster has any
-        self.gpu = gpu == "required" or (gpu == "optional" and self.gpu_workers > 0)
+        self.requested = gpu
+        self.count_interval_s = 10.0  # GPU workers are recounted while jobs are submitted
+        self.gpu_workers = 0
+        workers = self._count_workers()
         if gpu == "required" and not self.gpu_workers:
             raise ExecutorError(
                 f"the spec reruns on a GPU but no worker at {self.address} declares one; "
                 "start workers with `dask worker ADDRESS --resources GPU=1`"
             )
-        self.name = f"dask {self.address} ({len(workers)} workers, {self.gpu_workers} with GPU)"
+        self.name = f"dask {self.address} ({workers} workers, {self.gpu_workers} with GPU)"
         self._futures: dict[Any, dict[str, Any]] = {}
         self._completed = as_completed([], loop=self.client.loop)
+
+    def _count_workers(self) -> int:
+        workers = self.client.scheduler_info().get("workers", {})
+        self.gpu_workers = sum(1 for w in workers.values() if w.get("resources", {}).get("GPU"))
+        self._counted_at = time.monotonic()
+        return len(workers)
+
+    @property
+    def gpu(self) -> bool:
+        """Whether jobs ask for a GPU worker: always for "required"; for "optional" while
+        the cluster has GPU workers (recounted as workers join and leave)."""
+        if self.requested == "required":
+            return True
+        if self.requested != "optional":
+            return False
+        if time.monotonic() - self._counted_at >= self.count_interval_s:
+            self._count_workers()
+        return self.gpu_workers > 0
 
     def submit(self, payload: dict[str, Any]) -> None:
         future = self.client.submit(

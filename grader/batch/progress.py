@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -114,3 +115,35 @@ class RichProgress:
 
     def stop(self) -> None:
         self.progress.stop()
+
+
+class LineProgress:
+    """One whole line per finished unit, for logs (CI, a pipe, a file) where bars would be
+    redrawn or cut: ``[12/40] S012XZ (Student 12): pass (cached)``."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.total = 0
+        self.done = 0
+
+    def start(self, units: list[GradingUnit], students: int) -> None:
+        self.total = len(units)
+        self.console.print(f"grading {students} student(s) in {self.total} unit(s)")
+
+    def probed(self, unit: GradingUnit, probe: Any) -> None:
+        if probe.tries > 1:
+            self.console.print(
+                f"fetch {escape(unit.label)}: {escape(str(probe.state))} after {probe.tries} tries"
+            )
+
+    def submitted(self, unit: GradingUnit) -> None:
+        pass
+
+    def finished(self, unit: GradingUnit, outcome: str, cached: bool) -> None:
+        self.done += 1
+        note = " (cached)" if cached else ""
+        line = f"\\[{self.done}/{self.total}] {escape(unit.label)}: {outcome}{note}"
+        self.console.print(line, highlight=False)
+
+    def stop(self) -> None:
+        pass

@@ -25,7 +25,7 @@ MARKER = "cache.json"
 
 def outcome_of(result: SubmissionResult) -> str:
     """'error' (could not be graded, by the submission's or the environment's fault),
-    'pass' (every required check passes) or 'fail'."""
+    'pass' (every required check passes), 'fail' or 'not_eligible' (a gate is not met)."""
     verdict = result.verdict
     return verdict.value if verdict.graded else "error"
 

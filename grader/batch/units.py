@@ -33,6 +33,8 @@ class GradingUnit:
     team: str | None = None
     extended: bool = False  # the deadline comes from an extension
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # the deadline ledger's entries the pins rest on ("final", milestone ids; grader.ledger)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False)
 
     @property
     def neptuns(self) -> list[str]:
@@ -53,6 +55,7 @@ class GradingUnit:
             "team": self.team,
             "extended": self.extended,
             "notes": list(self.notes),
+            "snapshots": self.snapshots,
         }
 
     @classmethod
@@ -65,6 +68,7 @@ class GradingUnit:
             team=data.get("team"),
             extended=bool(data.get("extended")),
             notes=tuple(data.get("notes") or ()),
+            snapshots=dict(data.get("snapshots") or {}),
         )
 
 

@@ -25,6 +25,21 @@ from grader.settings import RunSettings
 from grader.spec import AssignmentSpec, parse_spec_text
 
 _SPECS: dict[str, AssignmentSpec] = {}
+# what the batch's own environment says about instructor material; workers started earlier
+# (a fork server keeps the environment it started with) or elsewhere get it with each job
+INSTRUCTOR_ENV = ("GRADER_INSTRUCTOR_DIR", "GRADER_DEMO_PLACEHOLDERS")
+
+
+def apply_instructor_env(values: dict[str, str]) -> None:
+    """Use the batch's instructor settings for this job: a folder only where it exists on
+    this machine (a remote Dask worker keeps its own otherwise)."""
+    for name in INSTRUCTOR_ENV:
+        value = values.get(name)
+        if value is None:
+            if name != "GRADER_INSTRUCTOR_DIR":
+                os.environ.pop(name, None)
+        elif name != "GRADER_INSTRUCTOR_DIR" or Path(value).is_dir():
+            os.environ[name] = value
 
 
 def spec_from_text(text: str, file: str) -> AssignmentSpec:
@@ -38,6 +53,7 @@ def spec_from_text(text: str, file: str) -> AssignmentSpec:
 def grade_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """Grade one unit. Never raises for a bad submission: errors are in the result."""
     start = time.perf_counter()
+    apply_instructor_env(payload.get("instructor_env", {}))
     spec = spec_from_text(payload["spec_text"], payload["spec_file"])
     unit = GradingUnit.from_dict(payload["unit"])
     backoff = Backoff(**payload.get("backoff", {}))
@@ -51,6 +67,7 @@ def grade_payload(payload: dict[str, Any]) -> dict[str, Any]:
             cache_dir=Path(payload["cache_dir"]),
             deadline=unit.deadline,
             settings=RunSettings.from_dict(payload["settings"]),
+            **({"snapshots": unit.snapshots} if unit.snapshots else {}),
         )
 
     result, tries = retry(attempt, lambda r: bool(r.error) and is_transient(r.error), backoff)

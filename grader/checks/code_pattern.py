@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pydantic import Field, field_validator
 
 from grader.checks.base import Args, Check, CheckContext
+from grader.ipynb import read_notebook
 from grader.results import CheckOutcome, Evidence, Status
 
 MAX_FILE_BYTES = 2 * 2**20
@@ -89,9 +90,7 @@ def strip_comments(source: str) -> str:
 
 def notebook_code_cells(text: str) -> list[tuple[int, str]]:
     """(1-based cell number, source) of each code cell; IPython magics are blanked."""
-    import nbformat  # slow to import; only notebooks need it
-
-    notebook = nbformat.reads(text, as_version=4)
+    notebook = read_notebook(text)
     cells = []
     for number, cell in enumerate(notebook.cells, 1):
         if cell.get("cell_type") != "code":
@@ -142,10 +141,6 @@ def find(pattern: re.Pattern[str], blocks: list[CodeBlock]) -> list[Match]:
 class CodePatternCheck(Check):
     title = "Code does what is asked"
     Args = CodePatternArgs
-
-    @classmethod
-    def warm_up(cls) -> None:
-        import nbformat  # noqa: F401 - imported once in the grader, not in every check
 
     def run(self, ctx: CheckContext, args: CodePatternArgs) -> CheckOutcome:
         paths = ctx.glob(args.include, exclude=args.exclude)

@@ -234,12 +234,6 @@ class CompareCheck(Check):
     title = "Claimed vs rerun vs reference metrics"
     Args = CompareArgs
 
-    @classmethod
-    def warm_up(cls) -> None:
-        from grader.plots import warm_up
-
-        warm_up()
-
     def run(self, ctx: CheckContext, args: CompareArgs) -> CheckOutcome:
         facts, rerun_status, rerun_message = _rerun_facts(ctx, args.rerun)
         if facts is None or rerun_status == Status.SKIPPED:
@@ -324,7 +318,7 @@ class CompareCheck(Check):
         """The outcome, with claimed, rerun and reference curves overlaid in ``svg``."""
         histories = {name: h for name, h in curves.items() if h is not None and not h.empty}
         if histories:
-            from grader.plots import curves_svg  # matplotlib only when there is a plot
+            from grader.plots import curves_svg  # drawn only when there is a plot
 
             svg = curves_svg(histories, args.curves)
             if svg:

@@ -3,8 +3,9 @@
 The split is read from the committed folder layout (``<root>/{train,val,test}/<class>/``,
 also ``valid``/``validation``/``testing``, any case) or, when there is none, from a CSV
 manifest the student commits (columns ``path,split,label``). Leakage: the same file in two
-splits (content hash), or a re-encoded/resized copy (perceptual hash, ``imagehash.phash``,
-within ``near_duplicate_distance`` bits). Hashes are cached per file content in
+splits (content hash), or a re-encoded/resized copy (perceptual hash, the DCT hash of
+``imagehash.phash`` computed by ``grader.imaging`` with Pillow alone, within
+``near_duplicate_distance`` bits). Hashes are cached per file content in
 ``ctx.cache``; JPEGs are decoded at reduced size (``Image.draft``) to keep it fast.
 
 One third of the points each: counts as expected, classes balanced, no leakage.
@@ -25,6 +26,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from grader.checks.base import Args, Check, CheckContext
+from grader.imaging import near_pairs, pair_thumbnails, phash
 from grader.results import CheckOutcome, Evidence, Status
 from grader.tree import matches
 
@@ -155,18 +157,6 @@ def manifest_items(ctx: CheckContext, rel: str) -> list[ImageItem]:
     return items
 
 
-def _phash(data: bytes) -> int | None:
-    import imagehash
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.draft("L", (128, 128))  # JPEG: decode at reduced size, far faster
-            return int(str(imagehash.phash(image)), 16)
-    except Exception:  # any broken or hostile image is simply unreadable
-        return None
-
-
 def hash_images(
     ctx: CheckContext, paths: list[str]
 ) -> tuple[dict[str, str], dict[str, int | None]]:
@@ -186,7 +176,7 @@ def hash_images(
     if todo:
         workers = max(1, min(8, os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            for digest, value in zip(todo, pool.map(_phash, todo.values()), strict=True):
+            for digest, value in zip(todo, pool.map(phash, todo.values()), strict=True):
                 cache[digest] = value
     return digests, {d: cache[d] for d in set(digests.values())}
 
@@ -195,8 +185,6 @@ def find_leaks(
     items: list[ImageItem], digests: dict[str, str], phashes: dict[str, int | None], distance: int
 ) -> list[dict]:
     """Cross-split pairs: identical content, or perceptual hashes within ``distance`` bits."""
-    import numpy as np
-
     pairs: list[dict] = []
     by_digest: dict[str, list[ImageItem]] = {}
     for item in items:
@@ -211,30 +199,25 @@ def find_leaks(
                                   "splits": [a.split, b.split]})  # fmt: skip
     if distance < 0:
         return pairs
-    splits: dict[str, tuple[list[ImageItem], np.ndarray, list[str]]] = {}
+    splits: dict[str, tuple[list[ImageItem], list[int], list[str]]] = {}
     for split in ("train", "val", "test"):
         chosen = [
             i for i in items
             if i.split == split and i.path in digests and phashes.get(digests[i.path]) is not None
         ]  # fmt: skip
-        values = np.array([phashes[digests[i.path]] for i in chosen], dtype=np.uint64)
-        splits[split] = (chosen, values, [digests[i.path] for i in chosen])
+        values = [phashes[digests[i.path]] for i in chosen]
+        splits[split] = (chosen, values, [digests[i.path] for i in chosen])  # type: ignore[misc]
     names = list(splits)
     for x, first in enumerate(names):
         for second in names[x + 1 :]:
             a_items, a_hash, a_dig = splits[first]
             b_items, b_hash, b_dig = splits[second]
-            if not len(a_hash) or not len(b_hash):
-                continue
-            for start in range(0, len(a_hash), 2048):
-                block = np.bitwise_count(a_hash[start : start + 2048, None] ^ b_hash[None, :])
-                for i, j in zip(*np.nonzero(block <= distance), strict=True):
-                    a, b = start + int(i), int(j)
-                    if a_dig[a] == b_dig[b]:
-                        continue  # already an identical pair
-                    pairs.append({"a": a_items[a].path, "b": b_items[b].path,
-                                  "kind": "near_duplicate", "distance": int(block[i, j]),
-                                  "splits": [first, second]})  # fmt: skip
+            for a, b, bits in sorted(near_pairs(a_hash, b_hash, distance)):
+                if a_dig[a] == b_dig[b]:
+                    continue  # already an identical pair
+                pairs.append({"a": a_items[a].path, "b": b_items[b].path,
+                              "kind": "near_duplicate", "distance": bits,
+                              "splits": [first, second]})  # fmt: skip
     return pairs
 
 
@@ -274,9 +257,7 @@ class DatasetSplitCheck(Check):
 
     @classmethod
     def warm_up(cls) -> None:
-        import imagehash  # noqa: F401 - imported once in the grader, not in every check
-        import numpy  # noqa: F401
-        from PIL import Image  # noqa: F401
+        from PIL import Image  # noqa: F401 - imported once in the grader, not in every check
 
     def run(self, ctx: CheckContext, args: DatasetSplitArgs) -> CheckOutcome:
         root, items = layout_items(ctx.files(), args.root)
@@ -352,6 +333,8 @@ class DatasetSplitCheck(Check):
             "no_leakage": not leaks,
         }
         facts["parts"] = parts
+        shown = [p for p in leaks if p["kind"] != "same_name"]  # pictures from its own files
+        facts["thumbnails"] = pair_thumbnails(shown, lambda rel: ctx.path(rel).read_bytes())
         problems = count_problems + balance_problems
         if leaks:
             kinds = sorted({p["kind"].replace("_", " ") for p in leaks})

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import nbformat
 from pydantic import Field
 
 from grader.checks.base import Args, Check, CheckContext
+from grader.ipynb import NotebookError, read_notebook
 from grader.results import CheckOutcome, Evidence, Status
 
 
@@ -20,7 +20,7 @@ class NotebooksArgs(Args):
 
 def inspect_notebook(text: str) -> dict:
     """Cells, outputs and errors of one notebook (raises on malformed JSON/notebook)."""
-    nb = nbformat.reads(text, as_version=4)
+    nb = read_notebook(text)
     code = [c for c in nb.cells if c.cell_type == "code"]
     with_outputs = [c for c in code if c.get("outputs")]
     errors, mimes = [], set()
@@ -63,7 +63,7 @@ class NotebooksCheck(Check):
             raw = ctx.path(path).read_bytes().decode("utf-8", errors="replace")
             try:
                 info = inspect_notebook(raw)
-            except Exception as exc:  # nbformat raises several types for broken files
+            except NotebookError as exc:
                 bad += 1
                 reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
                 evidence.append(Evidence(path, "malformed", f"not a readable notebook: {reason}"))

@@ -1,12 +1,19 @@
-"""Where students state predictions: lines of text, CSV rows, JSON objects, notebooks.
+"""Where students state predictions: lines of text, CSV rows, JSON objects, notebooks, code.
 
 Used by the ``predictions`` check. A value belongs to a date when it is on the same line,
-CSV row or JSON object as the date (a number with an optional ``°C``; decimal commas
-allowed; a number that is part of the date or of a horizon such as '7 days' never counts).
+CSV row or JSON object as the date, or on the line right after a line that is only the
+date (``Okt. 28`` then ``[13.3697]``), or is the lone value a notebook cell prints when
+the cell's code names that date (``# 2020.10.28 is sample 58`` then ``[12.138337]celsius``).
+What a number is and is not: ``grader.checks.prediction_values``.
+
+Every value found says where it came from (``kind``) and how much that place counts
+(``tier``): statements (prediction files, notebook outputs, READMEs, text and data files,
+Markdown cells) outrank comments in code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -15,38 +22,23 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import nbformat
-
+from grader.checks.prediction_values import (
+    NUMBER,
+    Value,
+    Wanted,
+    decimals_of,
+    label_pattern,
+    label_values,
+    lone_value,
+    number_value,
+    target_matches,
+    values_on_line,
+)
 from grader.dates import find_date_matches, parse_date
+from grader.ipynb import NotebookError, read_notebook
 
+STATED, COMMENT = 0, 1  # tiers: a lower tier outranks a higher one
 
-@dataclass(frozen=True)
-class Wanted:
-    """The dates to find, their labels and the plausible range of a value."""
-
-    dates: tuple[date, ...]
-    labels: tuple[str, ...] = ()
-    min_celsius: float = -30.0
-    max_celsius: float = 45.0
-
-    def label(self, index: int) -> str:
-        return self.labels[index] if self.labels else self.dates[index].isoformat()
-
-    @property
-    def years(self) -> list[int]:
-        return sorted({d.year for d in self.dates})
-
-
-_NUMBER = re.compile(
-    r"(?<![\w.])(?P<num>[-+−]?\d{1,3}(?:\.\d+|,\d{1,3}(?![\d,]))?)(?![\d.]*\d)"
-    r"(?P<unit>\s*(?:°\s*C|℃|°|celsius|fok|degrees?(?:\s*C)?|C)(?![a-z]))?",
-    re.IGNORECASE,
-)
-_HORIZON = re.compile(
-    r"(?:\bt\s*\+\s*)?\b\d+\s*[-‑]?\s*(?:days?|weeks?|months?|napos|nap|hetes|hét|hónapos|hónap|"
-    r"d|w)(?![a-záéíóöőúüű])",
-    re.IGNORECASE,
-)
 _PREFERRED_KEY = re.compile(r"pred|forecast|estim|becsl|jósl|előrejel", re.IGNORECASE)
 _VALUE_KEY = re.compile(r"temp|celsius|°c|value|mean|avg|érték|hőm", re.IGNORECASE)
 _AVOID_KEY = re.compile(
@@ -55,6 +47,8 @@ _AVOID_KEY = re.compile(
 )
 # a label next to one of these words states a metric ('MAE 1 day: 1.9'), not a forecast
 _METRIC = re.compile(r"mae|mse|error|loss|metric|accuracy|score|baseline|hiba", re.IGNORECASE)
+_PROGRESS = re.compile(r"^\s*\d+/\d+\s*(?:\[|━)")  # a Keras progress bar ('1/1 [====] - 0s')
+_COMMENT = {".py": "#", ".r": "#", ".sh": "#", ".lua": "--", ".m": "%"}
 
 
 @dataclass
@@ -66,71 +60,18 @@ class Found:
     where: str
     context: str
     by_label: bool = False
+    kind: str = "text"  # prediction file, notebook output, README, Markdown cell, comment, ...
+    tier: int = STATED
+    decimals: int | None = None
 
+    def __post_init__(self) -> None:
+        if self.decimals is None:
+            self.decimals = decimals_of(repr(self.value)) if self.value % 1 else 0
 
-# ---- values on a line -----------------------------------------------------------------------
-
-
-def _number(text: str) -> float:
-    return float(text.replace("−", "-").replace(",", "."))
-
-
-def _blank(text: str, spans: list[tuple[int, int]]) -> str:
-    chars = list(text)
-    for start, end in spans:
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
-
-
-def _numbers(text: str, spans: list[tuple[int, int]], args: Wanted) -> list[tuple]:
-    """(start, value, has_unit, has_decimal) for plausible temperatures outside ``spans``."""
-    blanked = _blank(text, spans)
-    blanked = _HORIZON.sub(lambda m: " " * len(m.group(0)), blanked)
-    out = []
-    for m in _NUMBER.finditer(blanked):
-        value = _number(m["num"])
-        if args.min_celsius <= value <= args.max_celsius:
-            out.append((m.start(), value, bool(m["unit"]), bool(re.search(r"[.,]", m["num"]))))
-    return out
-
-
-def _pick(numbers: list[tuple], after: int) -> float | None:
-    if not numbers:
-        return None
-    best = min(numbers, key=lambda n: (not n[2], not n[3], n[0] < after, abs(n[0] - after)))
-    return best[1]
-
-
-def values_on_line(text: str, args: Wanted) -> list[tuple[date, float]]:
-    """The (target date, value) pairs a line of text states."""
-    targets = set(args.dates)
-    matches = {}
-    for year in args.years:
-        for m in find_date_matches(text, year, prefer=targets):
-            matches.setdefault(m.span, m)
-    all_spans = list(matches)
-    dated = sorted((m for m in matches.values() if m.value in targets), key=lambda m: m.span)
-    pairs = []
-    every = _numbers(text, all_spans, args) if dated else []
-    for index, m in enumerate(dated):
-        numbers = every
-        end = dated[index + 1].span[0] if index + 1 < len(dated) else len(text)
-        start = dated[index - 1].span[1] if index else 0
-        if len(dated) > 1:  # several dates on a line: a value sits after its date, else before
-            following = [n for n in numbers if m.span[1] <= n[0] < end]
-            numbers = following or [n for n in numbers if start <= n[0] < m.span[0]]
-        value = _pick(numbers, m.span[1])
-        if value is not None:
-            pairs.append((m.value, value))
-    return pairs
-
-
-def _label_pattern(label: str) -> re.Pattern[str]:
-    words = [re.escape(w) for w in re.split(r"[\s_-]+", label.strip()) if w]
-    return re.compile(r"(?<!\w)" + r"[\s_-]*".join(words) + r"(?!\w)", re.IGNORECASE)
-
-
-# ---- sources ------------------------------------------------------------------------------
+    def agrees(self, other: Found) -> bool:
+        """The same value, up to the rounding of the less precise of the two."""
+        digits = min(self.decimals or 0, other.decimals or 0)
+        return abs(self.value - other.value) <= 0.5 * 10**-digits + 1e-9
 
 
 def _short(text: str) -> str:
@@ -138,39 +79,65 @@ def _short(text: str) -> str:
     return text if len(text) <= 100 else text[:99] + "…"
 
 
-def _by_label(line: str, labels: list[tuple[re.Pattern[str], date]], args: Wanted) -> list:
-    """(date, value) for 'label: value' pairs: the value is the next thing after its label
-    (within 40 characters), never a number of some other date or label."""
-    tokens: list[tuple[int, int, date | None, float | None]] = []
-    spans = [m.span for m in find_date_matches(line, args.years[0], prefer=args.dates)]
-    for pattern, day in labels:
-        for match in pattern.finditer(line):
-            tokens.append((match.start(), match.end(), day, None))
-            spans.append(match.span())
-    if not tokens:
-        return []
-    tokens += [(start, start, None, value) for start, value, *_ in _numbers(line, spans, args)]
-    tokens.sort(key=lambda t: t[0])
-    pairs = []
-    for here, after in zip(tokens, tokens[1:], strict=False):
-        if here[2] is not None and after[3] is not None and after[0] - here[1] <= 40:
-            pairs.append((here[2], after[3]))
-    return pairs
+# ---- text ---------------------------------------------------------------------------------
 
 
-def from_text(path: str, text: str, args: Wanted) -> list[Found]:
-    """Lines stating a target date and a value; failing that, a label and a value."""
+def from_text(
+    path: str, text: str, args: Wanted, kind: str = "text", tier: int = STATED
+) -> list[Found]:
+    """Lines stating a target date and a value (the value on the same line, or alone on the
+    next one); failing that, a label and its value."""
     found = []
-    labels = [(_label_pattern(args.label(i)), d) for i, d in enumerate(args.dates) if args.labels]
-    for number, line in enumerate(text.splitlines(), start=1):
-        pairs = values_on_line(line, args)
+    labels = [(label_pattern(args.label(i)), d) for i, d in enumerate(args.dates) if args.labels]
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        pairs: list[tuple[date, Value]] = values_on_line(line, args)
+        at, context = number, line
+        if not pairs:
+            _, dated = target_matches(line, args)
+            nxt = _next_line(lines, number)
+            if len({m.value for m in dated}) == 1 and nxt is not None:
+                value = lone_value(lines[nxt - 1], args)
+                if value is not None and not target_matches(lines[nxt - 1], args)[1]:
+                    pairs, context = [(dated[0].value, value)], f"{line} {lines[nxt - 1]}"
         by_label = not pairs and bool(labels) and not _METRIC.search(line)
         if by_label:
-            pairs = _by_label(line, labels, args)
+            pairs = label_values(line, labels, args)
         for day, value in pairs:
-            where = f"{path}:{number}"
-            found.append(Found(day, value, path, number, where, _short(line), by_label))
+            where = f"{path}:{at}"
+            found.append(Found(day, value.value, path, at, where, _short(context), by_label,
+                               kind, tier, value.decimals))  # fmt: skip
     return found
+
+
+def _next_line(lines: list[str], number: int) -> int | None:
+    """The 1-based number of the next non-blank line after line ``number`` (within 2)."""
+    for candidate in range(number + 1, min(number + 3, len(lines) + 1)):
+        if lines[candidate - 1].strip():
+            return candidate
+    return None
+
+
+def comments_of(text: str, marker: str = "#") -> str:
+    """The comments of source code, one per line (code blanked; line numbers kept)."""
+    out = []
+    for line in text.splitlines():
+        index = line.find(marker)
+        out.append(line[index + len(marker) :] if index >= 0 else "")
+    return "\n".join(out)
+
+
+def from_code(path: str, text: str, args: Wanted) -> list[Found]:
+    """The comments of a script: the lowest tier, outranked by any statement elsewhere."""
+    marker = _COMMENT.get(path[path.rfind(".") :].lower(), "#")
+    return from_text(path, comments_of(text, marker), args, "comment", COMMENT)
+
+
+def is_code(path: str) -> bool:
+    return path[path.rfind(".") :].lower() in _COMMENT
+
+
+# ---- CSV ----------------------------------------------------------------------------------
 
 
 def _cell_score(header: str) -> int:
@@ -183,7 +150,7 @@ def _cell_score(header: str) -> int:
 
 
 def _is_number(cell: str) -> bool:
-    return _NUMBER.fullmatch(cell.strip()) is not None
+    return NUMBER.fullmatch(cell.strip()) is not None
 
 
 def _row_dates(cells: list[str], year: int, targets: set[date]) -> dict[int, date]:
@@ -198,13 +165,13 @@ def _row_dates(cells: list[str], year: int, targets: set[date]) -> dict[int, dat
     return {i: m.value for i, m in whole.items() if not (m.weak and strong)}
 
 
-def from_csv(path: str, text: str, args: Wanted) -> list[Found]:
+def from_csv(path: str, text: str, args: Wanted, kind: str = "text") -> list[Found]:
     """Rows of a CSV file: a target date in one cell, the value in a numeric cell (a
     column headed like 'prediction' or 'temperature' first; 'observed', 'horizon' never)."""
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
-        return from_text(path, text, args)
+        return from_text(path, text, args, kind)
     targets = set(args.dates)
     found: list[Found] = []
     header: list[str] | None = None
@@ -228,15 +195,21 @@ def from_csv(path: str, text: str, args: Wanted) -> list[Found]:
             if i in days or not _is_number(cell):
                 continue
             score = _cell_score(header[i]) if header and i < len(header) else 0
-            value = _number(_NUMBER.fullmatch(cell)["num"])
+            num = NUMBER.fullmatch(cell)["num"]
+            value = number_value(num)
             if score >= 0 and args.min_celsius <= value <= args.max_celsius:
                 decimal = "." in cell or "," in cell
-                options.append((-score, not decimal, i < col, i, value))
+                options.append((-score, not decimal, i < col, i, value, decimals_of(num)))
         if options:
             line = reader.line_num
             context = _short(dialect.delimiter.join(row))
-            found.append(Found(day, min(options)[-1], path, line, f"{path}:{line}", context))
-    return found if seen_target else from_text(path, text, args)
+            best = min(options)
+            found.append(Found(day, best[4], path, line, f"{path}:{line}", context,
+                               kind=kind, decimals=best[5]))  # fmt: skip
+    return found if seen_target else from_text(path, text, args, kind)
+
+
+# ---- JSON ---------------------------------------------------------------------------------
 
 
 def _json_line(raw: str, needle: str) -> int | None:
@@ -246,12 +219,12 @@ def _json_line(raw: str, needle: str) -> int | None:
     return raw.count("\n", 0, index) + 1 if index >= 0 else None
 
 
-def from_json(path: str, raw: str, args: Wanted) -> list[Found]:
+def from_json(path: str, raw: str, args: Wanted, kind: str = "text") -> list[Found]:
     """Date keys with numeric values, or objects holding a date and a number."""
     try:
         data = json.loads(raw)
-    except ValueError:
-        return from_text(path, raw, args)
+    except (ValueError, RecursionError):
+        return from_text(path, raw, args, kind)
     targets = set(args.dates)
     found: list[Found] = []
 
@@ -261,17 +234,17 @@ def from_json(path: str, raw: str, args: Wanted) -> list[Found]:
         if isinstance(value, int | float):
             number = float(value)
         elif isinstance(value, str) and _is_number(value):
-            number = _number(_NUMBER.fullmatch(value.strip())["num"])
+            number = number_value(NUMBER.fullmatch(value.strip())["num"])
         else:
             return None
         return number if args.min_celsius <= number <= args.max_celsius else None
 
-    labels = [(_label_pattern(args.label(i)), d) for i, d in enumerate(args.dates) if args.labels]
+    labels = [(label_pattern(args.label(i)), d) for i, d in enumerate(args.dates) if args.labels]
 
     def add(day: date, value: float, text: str, by_label: bool = False) -> None:
         line = _json_line(raw, text)
         where = f"{path}:{line}" if line else path
-        found.append(Found(day, value, path, line, where, _short(text), by_label))
+        found.append(Found(day, value, path, line, where, _short(text), by_label, kind))
 
     def walk(node: Any, context: tuple[date, str] | None, trail: str = "") -> None:
         if isinstance(node, list):
@@ -312,31 +285,73 @@ def from_json(path: str, raw: str, args: Wanted) -> list[Found]:
             if isinstance(value, dict | list):
                 walk(value, context if own is None else None, f"{trail}/{key}")
 
-    walk(data, None)
+    with contextlib.suppress(RecursionError):  # pathologically deep: what was found so far
+        walk(data, None)
     return found
 
 
-def from_notebook(path: str, raw: str, args: Wanted) -> list[Found]:
-    """Stored outputs (stream and text/plain) and Markdown cells of a notebook."""
-    try:
-        nb = nbformat.reads(raw, as_version=4)
-    except Exception:  # nbformat raises several types for broken files
+# ---- notebooks ----------------------------------------------------------------------------
+
+
+def _outputs(cell: Any) -> list[str]:
+    texts = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream":
+            texts.append(str(output.get("text", "")))
+        elif "text/plain" in output.get("data", {}):
+            texts.append(str(output["data"]["text/plain"]))
+    return texts
+
+
+def _attributed(path: str, index: int, source: str, outputs: list[str], args: Wanted) -> list:
+    """A cell whose code names target dates (in a comment or a string) and whose outputs
+    print as many lone values and no date: the values, in order, for those dates."""
+    named: list[date] = []
+    for m in target_matches(source, args)[1]:
+        if m.value not in named:
+            named.append(m.value)
+    lines = [line for text in outputs for line in text.splitlines()
+             if re.search(r"\d", line) and not _PROGRESS.match(line)]  # fmt: skip
+    if not named or any(target_matches(line, args)[1] for line in lines):
         return []
-    texts: list[tuple[int, str]] = []
+    values = [lone_value(line, args) for line in lines]
+    values = [v for v in values if v is not None]
+    if len(values) != len(named) or len(lines) != len(values):
+        return []
+    shown = {d: next(ln for ln in source.splitlines() if any(m.value == d for m in
+                     target_matches(ln, args)[1])) for d in named}  # fmt: skip
+    return [
+        Found(day, value.value, path, None, f"{path}:cell {index}",
+              _short(f"{lines[n]}  (its date from the cell's code: {shown[day].strip()})"),
+              kind="notebook output", decimals=value.decimals)
+        for n, (day, value) in enumerate(zip(named, values, strict=True))
+    ]  # fmt: skip
+
+
+def from_notebook(path: str, raw: str, args: Wanted) -> list[Found]:
+    """Stored outputs (stream and text/plain) and Markdown cells of a notebook, and, as the
+    lowest tier, the comments of its code cells."""
+    try:
+        nb = read_notebook(raw)
+    except NotebookError:
+        return []
+    texts: list[tuple[int, str, str, int]] = []
+    attributed: list[Found] = []
     for index, cell in enumerate(nb.cells, start=1):
         if cell.cell_type == "markdown":
-            texts.append((index, str(cell.source)))
-        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if output.get("output_type") == "stream":
-                texts.append((index, str(output.get("text", ""))))
-            elif "text/plain" in output.get("data", {}):
-                texts.append((index, str(output["data"]["text/plain"])))
+            texts.append((index, str(cell.source), "Markdown cell", STATED))
+        if cell.cell_type != "code":
+            continue
+        outputs = _outputs(cell)
+        texts += [(index, text, "notebook output", STATED) for text in outputs]
+        texts.append((index, comments_of(str(cell.source)), "comment", COMMENT))
+        attributed += _attributed(path, index, str(cell.source), outputs, args)
     found = []
-    for cell, text in texts:
-        for item in from_text(path, text, args):
+    for cell, text, kind, tier in texts:
+        for item in from_text(path, text, args, kind, tier):
             snippet = json.dumps(text.splitlines()[item.line - 1], ensure_ascii=False)[1:-1]
             index = raw.find(snippet) if snippet.strip() else -1
             item.line = raw.count("\n", 0, index) + 1 if index >= 0 else None
             item.where = f"{path}:cell {cell}"
             found.append(item)
-    return found
+    return found + attributed

@@ -1,40 +1,53 @@
 """`predictions`: a committed prediction for each required date, scored once observed.
 
 Predictions are looked for wherever students put them: the declared files (CSV, JSON,
-text, Markdown), the README, and notebooks (stored outputs and Markdown cells). A value
-belongs to a date when it is on the same line, CSV row or JSON object as the date.
-The first source that has a date wins, in this order: files matching the ``files`` globs
-in the order given, the README, then notebooks.
+text, Markdown; scripts by their comments), the README, and notebooks (stored outputs,
+Markdown cells, and the comments of code cells). What counts as a value and what never
+does (the digits of a date, an index, a horizon): ``prediction_values``; where a value
+belongs to a date: ``prediction_sources``. The grader's own output (``.grader/``, or a
+result JSON redirected into the repository under any name) is never read.
+
+Statements (prediction files, notebook outputs, READMEs, text) outrank comments in code.
+Two statements that give one date different values (beyond rounding) are not resolved by
+a guess: the check is ``manual``, lists each value with its places, and earns nothing
+until a human decides.
 
 Scoring: each required date earns a share of the points. A missing prediction earns
 nothing and fails the check. A found one earns everything while its observation is
 pending (the student's self-check never has observations; the report shows a separate
 "accuracy: pending observations" row), and by absolute error bands once the instructor's
-observations file (``date,observed_celsius``) exists.
+observations file (``date,observed_celsius``) exists. Placeholder observations are never
+used for a grade (``grader.checks.observed``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
+import json
 import re
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from grader.checks.base import Args, Check, CheckContext
+from grader.checks.observed import (
+    ObservationsError,
+    read_observations,
+    usable,
+)
 from grader.checks.prediction_sources import (
     Found,
-    Wanted,
+    from_code,
     from_csv,
     from_json,
     from_notebook,
     from_text,
+    is_code,
 )
-from grader.dates import parse_date
+from grader.checks.prediction_values import Wanted
 from grader.paths import instructor_dir
-from grader.results import CheckOutcome, Evidence, Status
+from grader.results import CheckOutcome, Evidence, Status, is_result_document
 
 MAX_BYTES = 5_000_000
 
@@ -96,36 +109,6 @@ class PredictionsArgs(Args):
         return Wanted(tuple(self.dates), tuple(self.labels), self.min_celsius, self.max_celsius)
 
 
-class ObservationsError(ValueError):
-    pass
-
-
-# ---- observations -------------------------------------------------------------------------
-
-
-def load_observations(path: Path) -> dict[date, float]:
-    """``date,observed_celsius`` rows ('#' comments and a header allowed)."""
-    observed: dict[date, float] = {}
-    text = path.read_text(encoding="utf-8-sig")
-    header_seen = False
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if not row or not "".join(row).strip() or row[0].strip().startswith("#"):
-            continue
-        day = parse_date(row[0])
-        if day is None and not header_seen and not observed:
-            header_seen = True  # a header row such as 'date,observed_celsius'
-            continue
-        try:
-            if day is None or len(row) < 2:
-                raise ValueError
-            observed[day] = float(row[1].strip().replace(",", "."))
-        except ValueError:
-            raise ObservationsError(
-                f"{path.name}:{number}: expected 'YYYY-MM-DD,<observed °C>', got {','.join(row)!r}"
-            ) from None
-    return observed
-
-
 def _observations_path(ctx: CheckContext, args: PredictionsArgs) -> Path | None:
     if not args.observations:
         return None
@@ -162,6 +145,57 @@ def _band(error: float, args: PredictionsArgs) -> float:
     return args.worse_fraction
 
 
+_PREDICTION_NAME = re.compile(r"predict|forecast|előrejelz|elorejelz|jósl|josl", re.IGNORECASE)
+
+
+def _kind(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    if _PREDICTION_NAME.search(name):
+        return "prediction file"
+    return "README" if re.fullmatch(r"readme(\.\w+)?", name, re.IGNORECASE) else "text"
+
+
+def _is_grader_output(raw: str) -> bool:
+    try:
+        return is_result_document(json.loads(raw))
+    except (ValueError, RecursionError):
+        return False
+
+
+@dataclass
+class Decision:
+    """What was found for one date: the value (None when missing or for a human to decide),
+    the groups of disagreeing values, and the values of a lower tier that were outranked."""
+
+    hit: Found | None
+    conflict: list[list[Found]]
+    outranked: list[Found]
+
+
+def decide(hits: list[Found]) -> Decision:
+    """The best tier's value; two values there that differ beyond rounding: a conflict."""
+    if not hits:
+        return Decision(None, [], [])
+    tier = min(f.tier for f in hits)
+    best = [f for f in hits if f.tier == tier]
+    groups: list[list[Found]] = []
+    for item in best:
+        group = next((g for g in groups if g[0].agrees(item)), None)
+        if group is None:
+            groups.append([item])
+        else:
+            group.append(item)
+    outranked = [f for f in hits if f.tier != tier and not best[0].agrees(f)]
+    if len(groups) > 1:
+        return Decision(None, groups, outranked)
+    return Decision(best[0], [], outranked)
+
+
+def _candidates(groups: list[list[Found]]) -> list[dict]:
+    return [{"value_celsius": g[0].value, "where": [f.where for f in g[:5]],
+             "kind": sorted({f.kind for f in g}), "context": g[0].context} for g in groups]  # fmt: skip
+
+
 class PredictionsCheck(Check):
     title = "Predictions for the required dates"
     Args = PredictionsArgs
@@ -175,11 +209,12 @@ class PredictionsCheck(Check):
         ordered += [p for p in ctx.glob(args.notebooks) if p not in ordered]
         return ordered
 
-    def collect(self, ctx: CheckContext, args: PredictionsArgs) -> tuple[list[Found], list[str]]:
-        """Every prediction found, in source priority order, and the files left out as data."""
+    def collect(self, ctx: CheckContext, args: PredictionsArgs) -> tuple[list[Found], dict]:
+        """Every prediction found, in source priority order, and the files left out: data
+        series (``data``) and the grader's own output (``grader_output``)."""
         wanted = args.wanted
         found: list[Found] = []
-        data_files: list[str] = []
+        skipped: dict[str, list[str]] = {"data": [], "grader_output": []}
         for path in self._sources(ctx, args):
             file = ctx.path(path)
             if file.is_symlink() or not file.is_file() or file.stat().st_size > MAX_BYTES:
@@ -192,31 +227,40 @@ class PredictionsCheck(Check):
             if suffix == ".ipynb":
                 found += from_notebook(path, raw, wanted)
                 continue
-            if _looks_like_data(raw, args.max_dates_per_file):
-                data_files.append(path)
+            if suffix == ".json" and _is_grader_output(raw):
+                skipped["grader_output"].append(path)
                 continue
-            if suffix in (".csv", ".tsv"):
-                found += from_csv(path, raw, wanted)
+            if _looks_like_data(raw, args.max_dates_per_file):
+                skipped["data"].append(path)
+                continue
+            kind = _kind(path)
+            if is_code(path):
+                found += from_code(path, raw, wanted)
+            elif suffix in (".csv", ".tsv"):
+                found += from_csv(path, raw, wanted, kind)
             elif suffix == ".json":
-                found += from_json(path, raw, wanted)
+                found += from_json(path, raw, wanted, kind)
             else:
-                found += from_text(path, raw, wanted)
-        return found, data_files
+                found += from_text(path, raw, wanted, kind)
+        return found, skipped
 
     def run(self, ctx: CheckContext, args: PredictionsArgs) -> CheckOutcome:
-        found, data_files = self.collect(ctx, args)
+        found, skipped = self.collect(ctx, args)
         obs_path = _observations_path(ctx, args)
         try:
-            observed = load_observations(obs_path) if obs_path else None
+            read = read_observations(obs_path) if obs_path else None
         except (ObservationsError, OSError, UnicodeDecodeError) as exc:
             return CheckOutcome(Status.ERROR, f"the instructor's observations file: {exc}")
-        rows, evidence, shares, missing = [], [], [], []
+        use = usable(read, obs_path.name if obs_path else "")
+        observed = use.values
+        rows, evidence, shares, missing, manual = [], [], [], [], []
         by_label_only = all(f.by_label for f in found)
         for index, day in enumerate(args.dates):
             label = args.label(index)
+            name = f"{label} ({day.isoformat()})" if args.labels else day.isoformat()
             # labels stand in for dates only in a submission that writes no target date
-            hits = [f for f in found if f.day == day and f.by_label == by_label_only]
-            hit = hits[0] if hits else None
+            decision = decide([f for f in found if f.day == day and f.by_label == by_label_only])
+            hit = decision.hit
             obs = observed.get(day) if observed is not None else None
             error = round(abs(hit.value - obs), 3) if hit and obs is not None else None
             rows.append(
@@ -224,7 +268,19 @@ class PredictionsCheck(Check):
                  "value_celsius": hit.value if hit else None, "where": hit.where if hit else None,
                  "observed": obs, "abs_error": error}
             )  # fmt: skip
-            name = f"{label} ({day.isoformat()})" if args.labels else day.isoformat()
+            if decision.conflict:
+                manual.append(name)
+                shares.append(0.0)
+                rows[-1]["candidates"] = _candidates(decision.conflict)
+                listed = "; ".join(f"{g[0].value:g} °C at {', '.join(f.where for f in g[:3])} "
+                                   f"({g[0].kind}: {g[0].context})" for g in decision.conflict)  # fmt: skip
+                evidence.append(
+                    Evidence(decision.conflict[0][0].path, "manual",
+                             f"{name}: {len(decision.conflict)} different values: {listed}; a "
+                             "human decides which is the prediction (no points until then)",
+                             decision.conflict[0][0].line)
+                )  # fmt: skip
+                continue
             if hit is None:
                 missing.append(name)
                 shares.append(0.0)
@@ -235,24 +291,25 @@ class PredictionsCheck(Check):
                 continue
             share = _band(error, args) if error is not None else 1.0
             shares.append(share)
-            detail = f"{name}: {hit.value:g} °C at {hit.where}: {hit.context}"
+            detail = f"{name}: {hit.value:g} °C at {hit.where} ({hit.kind}): {hit.context}"
             if hit.by_label:
                 detail += " (found by its label, not its date)"
-            others = sorted({f"{f.value:g} at {f.where}" for f in hits[1:] if f.value != hit.value})
-            if others:
-                detail += f"; other values: {', '.join(others[:3])}"
+            if decision.outranked:
+                others = sorted({f"{f.value:g} at {f.where}" for f in decision.outranked})
+                detail += f"; outranked (a {decision.outranked[0].kind}): {', '.join(others[:3])}"
             if error is not None:
                 detail += f"; observed {obs:g} °C, error {error:g} °C, {share:.0%} of its share"
             evidence.append(Evidence(hit.path, "found", detail, hit.line))
         scored = [r["abs_error"] for r in rows if r["abs_error"] is not None]
-        mae = round(sum(scored) / len(scored), 3) if scored else None
+        mae = round(sum(scored) / len(scored), 3) if scored and not manual else None
         facts = {
-            "predictions": rows, "mae": mae,
-            "observations": "available" if observed is not None else "pending",
+            "predictions": rows, "mae": mae, "observations": use.state,
             "accuracy": [{"date": r["date"], "label": r["label"], "fraction": s}
                          for r, s in zip(rows, shares, strict=True)],
-            "data_files_skipped": data_files,
+            "data_files_skipped": skipped["data"], "grader_output_skipped": skipped["grader_output"],
         }  # fmt: skip
+        if use.note:
+            evidence.append(Evidence(obs_path.name if obs_path else "", use.state, use.note))
         if observed is None:
             evidence.append(
                 Evidence("", "pending", "accuracy: pending observations (scored by "
@@ -267,6 +324,13 @@ class PredictionsCheck(Check):
             text = "accuracy: " + ("; ".join(parts) or "nothing to score")
             evidence.append(Evidence("", "scored", text))
         fraction = sum(shares) / len(shares)
+        if manual:
+            message = (f"a human decides: {', '.join(manual)} "
+                       f"{'has' if len(manual) == 1 else 'have'} two or more different values "
+                       "(listed with their places); no points until then")  # fmt: skip
+            if missing:
+                message += f"; missing: {', '.join(missing)}"
+            return CheckOutcome(Status.MANUAL, message, evidence, facts, fraction)
         if missing:
             message = (
                 f"{len(missing)} of {len(args.dates)} predictions missing: {', '.join(missing)}"
@@ -274,10 +338,13 @@ class PredictionsCheck(Check):
             return CheckOutcome(Status.FAIL, message, evidence, facts, fraction)
         message = f"all {len(args.dates)} predictions found"
         if observed is None:
-            return CheckOutcome(
-                Status.PASS, message + "; accuracy pending observations", evidence, facts, 1.0
-            )
+            pending = "; accuracy pending observations"
+            if use.state == "placeholder":
+                pending += " (the observations file holds placeholders only)"
+            return CheckOutcome(Status.PASS, message + pending, evidence, facts, 1.0)
         message += f"; mean absolute error {mae:g} °C" if mae is not None else ""
+        if use.state == "placeholder-demo":
+            message += " against PLACEHOLDER observations (demo)"
         status = Status.PASS if fraction >= 1.0 else Status.WARN
         return CheckOutcome(
             status, message + f"; {fraction:.0%} of the points", evidence, facts, fraction

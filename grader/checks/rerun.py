@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from grader.checks.base import Args, Check, CheckContext
 from grader.logs import DEFAULT_PATTERNS, combine, find_training_outputs, parse_paths, parse_text
-from grader.results import CheckOutcome, Evidence, Status
+from grader.results import CheckOutcome, EnvironmentFailure, Evidence, Status
 from grader.sandbox.base import Limits, SandboxError
 from grader.sandbox.queue import RunQueue
 from grader.sandbox.session import RerunPlan, RerunRecord, run_plan
@@ -51,6 +51,9 @@ class RerunArgs(Args):
     env: dict[str, str] = Field(default_factory=dict)
     network: bool = Field(False, description="network for the requirements install only")
     requirements: bool = Field(False, description="build a venv from requirements.txt")
+    find_links: list[str] = Field(
+        default_factory=list, description="local wheel folders for the requirements install"
+    )
     python: str | None = Field(None, description="interpreter for student code")
     artifacts: list[str] = Field(
         default_factory=lambda: ["**/*.log", "**/*.csv", "**/*.json", "**/*.txt"],
@@ -113,6 +116,17 @@ def _tail(text: str, limit: int = 1500) -> str:
     return text[-limit:].strip()
 
 
+def _self_test_facts(record: RerunRecord) -> dict | None:
+    """The CUDA self-test run before the commands (None when no GPU was tried)."""
+    if record.self_test is None:
+        return None
+    return {
+        **record.self_test.to_dict(with_output=False),
+        "stdout_tail": _tail(record.self_test.stdout, 3000),
+        "stderr_tail": _tail(record.self_test.stderr, 1500),
+    }
+
+
 def rerun_history(record: RerunRecord) -> dict:
     """The training history read from the run's output and its collected artifacts."""
     histories = {"rerun output": parse_text(record.output_text(), "rerun output")}
@@ -133,7 +147,11 @@ class RerunCheck(Check):
             return CheckOutcome(Status.SKIPPED, "rerun disabled for this run (--rerun none)")
         notes: list[str] = []
         queue = _queue(ctx)
-        if mode == RerunMode.FULL and args.gpu == "required" and not queue.gpus:
+        if (
+            mode == RerunMode.FULL
+            and args.gpu == "required"
+            and not (queue.gpus or queue.gpu_problem)
+        ):
             mode = RerunMode.SMOKE
             notes.append("no GPU on this machine: ran the CPU fallback with smoke settings")
         commands, notebooks = (
@@ -167,13 +185,13 @@ class RerunCheck(Check):
             commands=commands, notebooks=notebooks, mode=mode.value, limits=limits, gpu=args.gpu,
             network=args.network, env=env, python=args.python, requirements=args.requirements,
             caches=args.caches, data_dir=args.data_dir, artifacts=args.artifacts,
-            cell_timeout=args.cell_timeout, student_mode=ctx.mode,
+            cell_timeout=args.cell_timeout, student_mode=ctx.mode, find_links=args.find_links,
         )  # fmt: skip
         out_dir = out_dir_for(ctx)
         try:
             record = run_plan(plan, ctx.workdir, out_dir, queue)
-        except SandboxError as exc:
-            return CheckOutcome(Status.ERROR, f"cannot rerun: {exc}", facts={"mode": mode.value})
+        except SandboxError as exc:  # no sandbox, no interpreter: never the student's doing
+            raise EnvironmentFailure(f"cannot rerun: {exc}", kind="sandbox") from exc
         return self._judge(ctx, record, mode, commands, notebooks, notes, out_dir)
 
     def _judge(
@@ -203,6 +221,10 @@ class RerunCheck(Check):
                     + ("" if record.install.ok else ": " + _tail(record.install.stderr)),
                 ),
             )
+        if record.self_test is not None:
+            passed = not record.device.get("cpu_reason")
+            detail = str(record.device.get("self_test") or record.self_test.summary())
+            evidence.insert(0, Evidence("CUDA self-test", "ok" if passed else "failed", detail))
         executed = [a for a in record.artifacts if a.endswith(".ipynb") and ".grader-run" in a]
         if record.notebooks is not None:
             for failure in record.notebooks.failures:
@@ -215,6 +237,9 @@ class RerunCheck(Check):
         if record.notebooks is not None:
             warnings = sorted(set(warnings) | set(record.notebooks.output.warnings))
         device = record.device.get("name", "cpu")
+        if record.device.get("cpu_reason"):  # the spec wanted a GPU: say why it ran on CPU
+            device = f"the CPU (ran on CPU because {record.device['cpu_reason']})"
+        warnings = sorted(set(warnings) | set(record.device_warnings))
         facts = {
             "mode": mode.value,
             "device": record.device,
@@ -239,6 +264,8 @@ class RerunCheck(Check):
             "notes": notes,
             "warnings": warnings,
             "waited_s": record.waited_s,
+            "cpu_reason": record.device.get("cpu_reason", ""),
+            "self_test": _self_test_facts(record),
         }
         where = f"in {mode.value} mode on {device} ({record.sandbox})"
         if not record.ok:

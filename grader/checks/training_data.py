@@ -1,145 +1,72 @@
 """`training_data`: the training data is committed, dated, and stops before the deadline.
 
-Each candidate CSV is parsed on its own: the delimiter (``,`` ``;`` or tab) is sniffed, a
-header is optional, and the date column is the one where most values read as full dates
-(``grader.dates.parse_date``: ``2020-10-27``, ``27.10.2020``, ``20201027``, a time after
-the date allowed), or ``year``/``month``/``day`` columns. Comment lines (``#``) are
-skipped; other lines that do not parse are tolerated and reported.
+Training data is found by its content, not its name (real files are called ``data.csv``,
+``2019_learn_data.csv``, ``budapest_wheather_data.csv``, ...): every committed table
+(CSV, TSV, text, XLSX, JSON, ``.npy``; ``grader.checks.data_tables``) with a date column
+and a column of numbers is a candidate (``grader.checks.dated_tables``); the ``files``
+globs only put some first. A candidate with at least ``min_rows`` dated rows is training
+data; the report gives each file's date range and its verdict against the deadline.
 
 A date after ``max_date`` (the deadline's local date by default) is future data the
 model could not have had: leakage, which fails the check, naming the first such row.
+A table of numbers without any date column cannot be judged: ``manual``, with its row
+count and the date ranges the README or the notebooks state. So is a workbook that
+cannot be read without ``openpyxl``.
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, field
+import json
+import re
 from datetime import date
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
 from grader.checks.base import Args, Check, CheckContext
-from grader.dates import parse_date
-from grader.results import CheckOutcome, Evidence, Status
+from grader.checks.data_tables import TABLE_SUFFIXES, read_rows
+from grader.checks.dated_tables import ParsedTable, analyse
+from grader.checks.stated_ranges import stated_ranges
+from grader.results import CheckOutcome, Evidence, Status, is_result_document
+from grader.tree import matches
 
 MAX_BYTES = 100_000_000
-SAMPLE_ROWS = 500
-_YMD_NAMES = {
-    "year": ("year", "yyyy", "év", "ev"),
-    "month": ("month", "mm", "hónap", "honap", "hó"),
-    "day": ("day", "dd", "nap"),
-}
+_DATA_WORDS = re.compile(
+    r"train|learn|tanit|tanít|data|adat|weather|wheather|idojaras|időjárás|temp|homerseklet|"
+    r"hőmérséklet|tuning|budapest|meteo|history|histor",
+    re.IGNORECASE,
+)
+_NOT_DATA = re.compile(r"\b(?:epoch|loss|val_loss|accuracy)\b", re.IGNORECASE)
 
 
 class TrainingDataArgs(Args):
     files: list[str] = Field(
         default_factory=lambda: [
-            "**/*train*.csv",
-            "**/*training*.csv",
-            "**/data/*.csv",
-            "**/*weather*.csv",
-            "**/*temperature*.csv",
+            "**/*train*",
+            "**/*learn*",
+            "**/data/**",
+            "**/*data*",
+            "**/*weather*",
+            "**/*wheather*",
+            "**/*temperature*",
         ],  # fmt: skip
-        description="globs of training data files",
+        description="globs of likely training data: looked at first (every table counts)",
     )
     exclude: list[str] = Field(
-        default_factory=lambda: ["**/*prediction*", "**/*forecast*", "**/*observation*"],
+        default_factory=lambda: [
+            "**/*prediction*",
+            "**/*forecast*",
+            "**/*observation*",
+            "**/requirements*.txt",
+        ],  # fmt: skip
         description="globs never read as training data",
     )
     max_date: Literal["deadline"] | date = Field(
         "deadline", description="the last date allowed in the data ('deadline': its local date)"
     )
     min_rows: int = Field(30, ge=1, description="dated rows a file needs to count")
-
-
-@dataclass
-class ParsedTable:
-    """One CSV file read as dated rows: (line number, date) per row, and what did not parse."""
-
-    path: str
-    date_column: str | None = None
-    rows: list[tuple[int, date]] = field(default_factory=list)
-    junk: list[int] = field(default_factory=list)
-    problem: str = ""
-
-    @property
-    def first_date(self) -> date | None:
-        return min(d for _, d in self.rows) if self.rows else None
-
-    @property
-    def last_date(self) -> date | None:
-        return max(d for _, d in self.rows) if self.rows else None
-
-
-def _delimiter(lines: list[str]) -> str:
-    sample = "\n".join(lines[:50])
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t").delimiter
-    except csv.Error:  # a single column, or too irregular: the most frequent candidate
-        return max(",;\t", key=sample.count)
-
-
-def _ymd_columns(header: list[str]) -> tuple[int, int, int] | None:
-    names = [h.strip().lower() for h in header]
-    found = []
-    for part in ("year", "month", "day"):
-        index = next((i for i, n in enumerate(names) if n in _YMD_NAMES[part]), None)
-        if index is None:
-            return None
-        found.append(index)
-    return found[0], found[1], found[2]
-
-
-def _ymd(cells: list[str], columns: tuple[int, int, int]) -> date | None:
-    try:
-        return date(*(int(float(cells[i])) for i in columns))
-    except (ValueError, IndexError):
-        return None
-
-
-def parse_table(path: str, text: str) -> ParsedTable:
-    """Read a data file as dated rows; ``problem`` says why it could not be."""
-    table = ParsedTable(path)
-    numbered = [
-        (n, line)
-        for n, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not numbered:
-        table.problem = "empty (no data lines)"
-        return table
-    delimiter = _delimiter([line for _, line in numbered])
-    rows = [(n, next(csv.reader([line], delimiter=delimiter), [])) for n, line in numbered]
-    sample = rows[:SAMPLE_ROWS]
-    width = max(len(cells) for _, cells in sample)
-    counts = [sum(1 for _, c in sample if i < len(c) and parse_date(c[i])) for i in range(width)]
-    best = max(range(width), key=lambda i: counts[i])
-    header = rows[0][1]
-    ymd = _ymd_columns(header)
-    if counts[best] * 2 >= len(sample) - 1 and counts[best]:
-
-        def read(cells: list[str]) -> date | None:
-            return parse_date(cells[best]) if best < len(cells) else None
-
-        named = best < len(header) and not parse_date(header[best]) and header[best].strip()
-        table.date_column = header[best].strip() if named else f"column {best + 1}"
-    elif ymd is not None:
-
-        def read(cells: list[str]) -> date | None:
-            return _ymd(cells, ymd)
-
-        table.date_column = "+".join(header[i].strip() for i in ymd)
-    else:
-        table.problem = "no column of dates (e.g. 2020-10-27) and no year/month/day columns"
-        return table
-    for index, (number, cells) in enumerate(rows):
-        day = read(cells)
-        if day is not None:
-            table.rows.append((number, day))
-        elif index > 0:  # the first line without a date is the header
-            table.junk.append(number)
-    return table
+    max_files: int = Field(60, ge=1, description="tables read at most (the likeliest first)")
 
 
 def _max_date(ctx: CheckContext, args: TrainingDataArgs) -> date:
@@ -152,91 +79,166 @@ def _max_date(ctx: CheckContext, args: TrainingDataArgs) -> date:
     return (deadline or spec.deadline_at).date()
 
 
+def candidates(ctx: CheckContext, args: TrainingDataArgs) -> list[str]:
+    """Committed tables, the likeliest first: the ``files`` globs, then data-like names."""
+    tables = [p for p in ctx.files() if p.lower().endswith(TABLE_SUFFIXES)]
+    tables = [p for p in tables if not matches(p, args.exclude)]
+
+    def rank(path: str) -> tuple[int, int, str]:
+        named = matches(path, args.files)
+        return (0 if named else 1, 0 if _DATA_WORDS.search(path) else 1, path)
+
+    return sorted(tables, key=rank)[: args.max_files]
+
+
+def _place(table: ParsedTable, number: int) -> str:
+    return f"{table.unit} {number}"
+
+
+def _junk(table: ParsedTable) -> str:
+    if not table.junk:
+        return ""
+    shown = ", ".join(str(n) for n in table.junk[:5])
+    more = f" (+{len(table.junk) - 5} more)" if len(table.junk) > 5 else ""
+    return f"; {len(table.junk)} {table.unit}(s) without a date skipped: {shown}{more}"
+
+
+def _is_own_output(path: str, raw: bytes) -> bool:
+    if not path.lower().endswith(".json"):
+        return False
+    try:
+        return is_result_document(json.loads(raw.decode("utf-8", errors="replace")))
+    except (ValueError, RecursionError):
+        return False
+
+
 class TrainingDataCheck(Check):
     title = "Training data, without future dates"
     Args = TrainingDataArgs
 
     def run(self, ctx: CheckContext, args: TrainingDataArgs) -> CheckOutcome:
-        paths = ctx.glob(args.files, exclude=args.exclude)
+        paths = candidates(ctx, args)
         limit = _max_date(ctx, args)
-        base_facts = {"files": [], "leakage": [], "max_date": limit.isoformat()}
-        if not paths:
-            return CheckOutcome(
-                Status.FAIL,
-                f"no training data file found (looked for {', '.join(args.files)})",
-                facts=base_facts,
-            )
+        tz = ZoneInfo(ctx.spec.timezone)
         evidence: list[Evidence] = []
-        facts_files, leaks, usable = [], [], []
+        files, leaks, usable, undated, unread = [], [], [], [], []
         for path in paths:
             file = ctx.path(path)
             if file.is_symlink() or not file.is_file() or file.stat().st_size > MAX_BYTES:
                 evidence.append(Evidence(path, "skipped", "not a regular file, or over 100 MB"))
                 continue
-            table = parse_table(path, file.read_bytes().decode("utf-8", errors="replace"))
-            if table.problem:
-                evidence.append(Evidence(path, "not_dated", f"not read as dated rows: {table.problem}"))  # fmt: skip
+            if _is_own_output(path, file.read_bytes()):
+                continue  # the grader's own result, redirected into the repository
+            table = analyse(path, read_rows(file, path), tz)
+            if table.unread:
+                unread.append(path)
+                evidence.append(Evidence(path, "unread", f"not read: {table.problem}"))
                 continue
-            first, last = table.first_date, table.last_date
-            facts_files.append(
+            if table.problem or not table.rows:
+                numbers = table.numeric_columns and not _NOT_DATA.search(" ".join(table.header))
+                if table.date_column is None and numbers and table.data_rows >= args.min_rows:
+                    undated.append(table)
+                    evidence.append(
+                        Evidence(path, "no_dates", f"{table.data_rows} {table.unit}s of numbers "
+                                 f"({', '.join(table.numeric_columns[:4])}) without a date "
+                                 "column: its dates cannot be checked")
+                    )  # fmt: skip
+                continue
+            verdict = self._judge(table, limit, args, evidence)
+            files.append(
                 {"path": path, "rows": len(table.rows), "date_column": table.date_column,
-                 "first_date": first.isoformat() if first else None,
-                 "last_date": last.isoformat() if last else None, "junk_lines": len(table.junk)}
+                 "first_date": table.first_date.isoformat(),
+                 "last_date": table.last_date.isoformat(), "junk_lines": len(table.junk),
+                 "verdict": verdict}
             )  # fmt: skip
-            junk = ""
-            if table.junk:
-                shown = ", ".join(str(n) for n in table.junk[:5])
-                more = f" (+{len(table.junk) - 5} more)" if len(table.junk) > 5 else ""
-                junk = f"; {len(table.junk)} line(s) without a date skipped: {shown}{more}"
-            after = [(n, d) for n, d in table.rows if d > limit]
-            if after:
-                line, day = after[0]
-                leaks.append({"path": path, "line": line, "date": day.isoformat(),
+            if verdict == "leakage":
+                after = [(n, d) for n, d in table.rows if d > limit]
+                leaks.append({"path": path, "line": after[0][0], "date": after[0][1].isoformat(),
                               "rows_after": len(after)})  # fmt: skip
-                evidence.append(
-                    Evidence(
-                        path, "leakage",
-                        f"{len(after)} row(s) dated after {limit.isoformat()}, the first at line "
-                        f"{line} ({day.isoformat()}); data runs to {last.isoformat()}: future "
-                        "data the model could not have had when predicting",
-                        line,
-                    )
-                )  # fmt: skip
-                continue
-            if len(table.rows) < args.min_rows:
-                evidence.append(
-                    Evidence(path, "too_few_rows", f"{len(table.rows)} dated row(s), "
-                             f"{args.min_rows} needed to count as training data{junk}")
-                )  # fmt: skip
-                continue
-            usable.append(path)
-            evidence.append(
-                Evidence(
-                    path, "training_data",
-                    f"{len(table.rows)} rows dated {first.isoformat()} .. {last.isoformat()} "
-                    f"(date column: {table.date_column}){junk}",
-                )
-            )  # fmt: skip
-        facts = {**base_facts, "files": facts_files, "leakage": leaks}
+            elif verdict == "training data":
+                usable.append(path)
+        facts = {"files": files, "leakage": leaks, "max_date": limit.isoformat(),
+                 "undated": [{"path": t.path, "rows": t.data_rows,
+                              "columns": t.numeric_columns[:8]} for t in undated],
+                 "unread": unread}  # fmt: skip
         if leaks:
             where = ", ".join(f"{leak['path']}:{leak['line']} ({leak['date']})" for leak in leaks)
             return CheckOutcome(
-                Status.FAIL,
-                f"training data runs past {limit.isoformat()} (future data): {where}",
-                evidence,
-                facts,
-            )
-        if not usable:
+                Status.FAIL, f"training data runs past {limit.isoformat()} (future data): {where}",
+                evidence, facts,
+            )  # fmt: skip
+        if usable:
             return CheckOutcome(
-                Status.FAIL,
-                f"no file read as training data with at least {args.min_rows} dated rows "
-                f"(looked at {', '.join(paths[:5])})",
-                evidence,
-                facts,
-            )
-        return CheckOutcome(
-            Status.PASS,
-            f"training data in {', '.join(usable)}, nothing after {limit.isoformat()}",
-            evidence,
-            facts,
+                Status.PASS, f"training data in {', '.join(usable)}, nothing after "
+                f"{limit.isoformat()}", evidence, facts,
+            )  # fmt: skip
+        if undated or unread or any(f["verdict"] == "after the deadline" for f in files):
+            return self._manual(ctx, undated, unread, evidence, facts)
+        looked = (
+            f"looked at {', '.join(paths[:5])}"
+            if paths
+            else "no table committed besides predictions and observations"
         )
+        return CheckOutcome(
+            Status.FAIL,
+            f"no training data found: no committed table with a date column, numbers and at "
+            f"least {args.min_rows} rows ({looked})",
+            evidence, facts,
+        )  # fmt: skip
+
+    @staticmethod
+    def _judge(
+        table: ParsedTable, limit: date, args: TrainingDataArgs, evidence: list[Evidence]
+    ) -> str:
+        """The verdict on one dated table, with its evidence line."""
+        path, first, last = table.path, table.first_date, table.last_date
+        span = f"{len(table.rows)} {table.unit}s dated {first.isoformat()} .. {last.isoformat()}"
+        if len(table.rows) < args.min_rows:
+            evidence.append(Evidence(path, "too_few_rows", f"{span}: {args.min_rows} dated rows "
+                                     f"needed to count as training data{_junk(table)}"))  # fmt: skip
+            return "too few rows"
+        if first > limit:
+            evidence.append(Evidence(path, "after_deadline", f"{span}: all after "
+                                     f"{limit.isoformat()}, so not the data the model was "
+                                     "trained on before the deadline; a human decides"))  # fmt: skip
+            return "after the deadline"
+        after = [(n, d) for n, d in table.rows if d > limit]
+        if after:
+            line, day = after[0]
+            evidence.append(
+                Evidence(path, "leakage",
+                         f"{span}: {len(after)} {table.unit}(s) after {limit.isoformat()}, the "
+                         f"first at {_place(table, line)} ({day.isoformat()}); future data the "
+                         "model could not have had when predicting",
+                         line if table.unit in ("line", "row") else None)
+            )  # fmt: skip
+            return "leakage"
+        evidence.append(Evidence(path, "training_data", f"{span} (date column: "
+                                 f"{table.date_column}); last date {last.isoformat()}, nothing "
+                                 f"after {limit.isoformat()}{_junk(table)}"))  # fmt: skip
+        return "training data"
+
+    @staticmethod
+    def _manual(
+        ctx: CheckContext,
+        undated: list[ParsedTable],
+        unread: list[str],
+        evidence: list[Evidence],
+        facts: dict,
+    ) -> CheckOutcome:
+        ranges = stated_ranges(ctx)
+        facts["stated_ranges"] = [{"where": w, "text": t} for w, t in ranges]
+        for where, text in ranges:
+            evidence.append(Evidence(where, "stated_range", f"the text states: {text}"))
+        parts = [f"{t.path} ({t.data_rows} {t.unit}s, no date column)" for t in undated]
+        parts += [f"{p} (not read)" for p in unread]
+        parts += [f["path"] + " (dated after the deadline only)" for f in facts["files"]
+                  if f["verdict"] == "after the deadline"]  # fmt: skip
+        stated = (f"; the text states {ranges[0][1]!r} ({ranges[0][0]})" if ranges
+                  else "; no date range is stated in the README or the notebooks")  # fmt: skip
+        return CheckOutcome(
+            Status.MANUAL,
+            f"a human decides: data found whose dates the grader cannot check: "
+            f"{', '.join(parts[:4])}{stated}",
+            evidence, facts,
+        )  # fmt: skip

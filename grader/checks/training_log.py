@@ -11,6 +11,7 @@ from pydantic import Field
 
 from grader.checks.base import Args, Check, CheckContext
 from grader.logs import DEFAULT_PATTERNS, TrainingHistory, combine, normalise_metric, parse_paths
+from grader.logs.confusion import find_confusion
 from grader.results import CheckOutcome, Evidence, Status
 
 
@@ -37,12 +38,6 @@ def _phase_facts(history: TrainingHistory) -> list[dict]:
 class TrainingLogCheck(Check):
     title = "Training log"
     Args = TrainingLogArgs
-
-    @classmethod
-    def warm_up(cls) -> None:
-        from grader.plots import warm_up
-
-        warm_up()
 
     def run(self, ctx: CheckContext, args: TrainingLogArgs) -> CheckOutcome:
         candidates = ctx.glob(args.files, exclude=args.exclude)
@@ -113,6 +108,9 @@ class TrainingLogCheck(Check):
             "test_metrics": dict(history.test_metrics),
             "history": history.to_dict(),
         }
+        confusion = find_confusion(ctx.workdir, candidates)
+        if confusion:
+            facts["confusion_matrix"] = confusion  # the report draws it; never scored
         try:
             from grader.plots import curves_svg
 

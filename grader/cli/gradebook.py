@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import json
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +21,7 @@ from grader.exports.common import number
 from grader.exports.lms import feedback
 from grader.extras import MissingExtra, require
 from grader.gradebook import GradebookError, GradeRow
+from grader.gradebook.decisions import student_feedback
 from grader.gradebook.sync import sync_from_dir, verify_dir
 
 if TYPE_CHECKING:
@@ -40,7 +43,16 @@ DbOption = Annotated[
     ),
 ]
 AssignmentOption = Annotated[str, typer.Option("--assignment", help="assignment id")]
-FORMATS = ("csv", "moodle", "canvas", "gradescope", "junit")
+
+
+class ExportFormat(StrEnum):
+    CSV = "csv"
+    MOODLE = "moodle"
+    CANVAS = "canvas"
+    GRADESCOPE = "gradescope"
+    JUNIT = "junit"
+
+
 STATUS_STYLE = {"graded": "green", "error": "magenta", "missing": "dim", "override": "blue"}
 
 
@@ -58,16 +70,54 @@ def _open(db: str) -> Gradebook:
 
 
 def _current(book: Gradebook, assignment: str) -> list[GradeRow]:
+    """The effective grades: the latest runs with the reviewers' decisions layered on."""
+    from grader.gradebook.decisions import effective_rows
+
     try:
-        return book.current(assignment)
+        return effective_rows(book, assignment)
     except GradebookError as exc:
         raise fail(str(exc)) from None
 
 
+class ShowFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def row_json(row: GradeRow) -> dict:
+    """One student's effective grade as `gradebook show --format json` prints it."""
+    over = row.override
+    return {
+        "student": row.student, "name": row.name, "email": row.email, "team": row.team,
+        "status": row.status, "score": row.score, "max_score": row.max_score,
+        "graded_score": row.graded_score, "late": row.late, "late_penalty": row.late_penalty,
+        "commits_after_deadline": row.commits_after_deadline,
+        "override": {"points": over.points, "reason": over.reason, "who": over.who,
+                     "at": over.created_at} if over else None,
+        "error": row.error, "commit": row.commit, "committed_at": row.committed_at,
+        "graded_at": row.graded_at, "runs": row.runs, "checks": dict(row.counts),
+        "feedback": feedback(row),
+    }  # fmt: skip
+
+
 @gradebook_app.command("show")
-def show(db: DbOption, assignment: Annotated[str | None, typer.Option()] = None) -> None:
+def show(
+    db: DbOption,
+    assignment: Annotated[
+        str | None, typer.Option(help="one assignment's students (default: the assignments)")
+    ] = None,
+    output_format: Annotated[
+        ShowFormat, typer.Option("--format", help="a table, or JSON for scripts")
+    ] = ShowFormat.TEXT,
+) -> None:
     """The assignments, or every student's effective grade for one assignment."""
     book = _open(db)
+    if output_format == ShowFormat.JSON:
+        data = book.assignments() if assignment is None else [
+            row_json(r) for r in _current(book, assignment)
+        ]  # fmt: skip
+        print(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        return
     if assignment is None:
         table = Table(title="Assignments", title_justify="left")
         for column in ("Assignment", "Title", "Max", "Students graded"):
@@ -132,12 +182,25 @@ def override(
     db: DbOption,
     student: Annotated[str, typer.Option("--student", help="Neptun code")],
     assignment: AssignmentOption,
-    points: Annotated[float, typer.Option("--points", help="the grade to give")],
+    points: Annotated[float, typer.Option("--points", help="the grade (or the check's points)")],
     reason: Annotated[str, typer.Option("--reason", help="why (shown in the exports)")],
     who: Annotated[str | None, typer.Option("--who", help="default: your user name")] = None,
+    check: Annotated[
+        str | None, typer.Option("--check", help="set one check's points instead of the grade")
+    ] = None,
+    comment: Annotated[
+        str, typer.Option("--comment", help="with --check: a comment for the student")
+    ] = "",
 ) -> None:
-    """Set a student's grade by hand; it replaces the graded score in every export."""
+    """Set a student's grade by hand (it replaces the graded score in every export), or
+    with --check one check's points (within its maximum), layered over the graded result;
+    `grader gradebook undo` reverts a check decision."""
     book = _open(db)
+    if check is not None:
+        from grader.cli.review import decide_check
+
+        decide_check(book, student, assignment, check, points, reason, comment, who)
+        return
     try:
         info = book.override(student, assignment, points, reason, who or getpass.getuser())
     except GradebookError as exc:
@@ -157,7 +220,10 @@ def _safe_name(student: str) -> str:
 def export(
     db: DbOption,
     assignment: AssignmentOption,
-    output_format: Annotated[str, typer.Option("--format", help=" | ".join(FORMATS))],
+    output_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="grades CSV, Moodle or Canvas import, Gradescope, JUnit"),
+    ],
     out: Annotated[Path, typer.Option("--out", help="file to write (a folder for gradescope)")],
     item: Annotated[
         str | None, typer.Option(help="Moodle grade item / Canvas assignment name")
@@ -166,8 +232,6 @@ def export(
 ) -> None:
     """Export the effective grades: grades CSV, Moodle or Canvas import CSV, Gradescope
     results.json per submission (OUT/<student>/results.json) or JUnit XML."""
-    if output_format not in FORMATS:
-        raise fail(f"--format {output_format!r}: use one of {', '.join(FORMATS)}")
     book = _open(db)
     rows = _current(book, assignment)
     info = next(a for a in book.assignments() if a["id"] == assignment)
@@ -177,7 +241,10 @@ def export(
             result = row.result()
             if result is None:
                 continue
-            note = f"Grade set by {row.override.who}: {row.override.reason}" if row.override else ""
+            over = (
+                [f"Grade set by {row.override.who}: {row.override.reason}"] if row.override else []
+            )
+            note = "\n".join(over + student_feedback(row))  # and the reviewers' comments
             target = out / _safe_name(row.student) / "results.json"
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(gradescope_json(result, score=row.score, note=note), encoding="utf-8")

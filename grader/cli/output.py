@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import typer
@@ -10,10 +11,24 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from grader.feedback import fix_first, uncommitted_warning
 from grader.results import Status, SubmissionResult, printable
+from grader.spec import AssignmentSpec
 
-console = Console()
-err_console = Console(stderr=True, soft_wrap=True)  # error lines stay whole (file:line key)
+LOG_WIDTH = 10_000  # not a terminal (a pipe, a file, a CI log): lines are never wrapped
+
+
+def make_console(stderr: bool = False) -> Console:
+    """Rich's layout on a terminal; elsewhere (a pipe, a file, a CI log) no wrapping at 80
+    columns: tables take their natural width and lines stay whole (``COLUMNS`` still wins)."""
+    probe = Console(stderr=stderr)
+    if probe.is_terminal or os.environ.get("COLUMNS"):
+        return Console(stderr=stderr, soft_wrap=stderr)
+    return Console(stderr=stderr, width=LOG_WIDTH, soft_wrap=True)
+
+
+console = make_console()
+err_console = make_console(stderr=True)  # error lines stay whole (file:line key)
 
 STYLE = {
     Status.PASS: "green",
@@ -42,6 +57,12 @@ def print_result(result: SubmissionResult) -> None:
     if result.error:
         console.print(Text("Could not be graded: ", style="bold red") + Text(plain(result.error)))
         return
+    for gate in result.unmet_gates:  # the reason comes first
+        console.print(f"[bold yellow]Not eligible:[/] {escape(plain(gate.get('title') or gate['id']))}: "
+                      f"{escape(plain(gate.get('reason', '')))}")  # fmt: skip
+    for anomaly in result.pin.anomalies:
+        if anomaly.kind == "rewritten_after_snapshot":
+            console.print(f"[bold yellow]History rewritten:[/] {escape(plain(anomaly.detail))}")
     table = Table(
         title=Text(plain(f"{result.title or result.assignment} - {result.student}")),
         title_justify="left",
@@ -63,6 +84,25 @@ def print_result(result: SubmissionResult) -> None:
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
     console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")
+
+
+def print_next_steps(result: SubmissionResult, spec: AssignmentSpec | None = None) -> None:
+    """The report's "Fix these first" list and the self-check's uncommitted-files warning,
+    in the same words (``grader.feedback``); every student string escaped."""
+    if result.error:
+        return
+    deadlines = {m.id: spec.milestone_deadline(m.id) for m in spec.milestones} if spec else None
+    fixes = fix_first(result, deadlines)
+    if fixes:
+        console.print("[bold]Fix these first[/]")
+        for number, item in enumerate(fixes, 1):
+            style = "yellow" if item.missed else "red"
+            console.print(
+                f"{number:>3}. [{style}]{escape(plain(item.title))}[/]: {escape(plain(item.message))}"
+            )
+    warning = uncommitted_warning(result)
+    if warning:
+        console.print(f"[yellow]note[/] {escape(plain(warning))}")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

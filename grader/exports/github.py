@@ -6,8 +6,11 @@ GitHub's workflow commands), and by ``grader check --format github``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
+from grader.feedback import fix_first, uncommitted_warning
 from grader.results import CheckResult, Evidence, Status, SubmissionResult
 
 ICON = {
@@ -100,11 +103,9 @@ def pinned_run_warnings(result: SubmissionResult) -> list[str]:
             + ", ".join(k.replace("_", " ") for k in kinds)
             + "): backdated commits are not trusted by the instructor's run."
         )
-    if pin.uncommitted:
-        notes.append(
-            f"{len(pin.uncommitted)} file(s) here are not committed; the instructor's run will "
-            "not see them."
-        )
+    warning = uncommitted_warning(result)
+    if warning:
+        notes.append(warning + ".")
     notes.append(
         "Git history and lateness are judged only by the instructor's run, which pins your "
         "repository at the deadline."
@@ -112,8 +113,13 @@ def pinned_run_warnings(result: SubmissionResult) -> list[str]:
     return notes
 
 
-def step_summary(result: SubmissionResult, report_dir: str | None = None) -> str:
-    """The Markdown written to $GITHUB_STEP_SUMMARY."""
+def step_summary(
+    result: SubmissionResult,
+    report_dir: str | None = None,
+    milestone_deadlines: Mapping[str, datetime] | None = None,
+) -> str:
+    """The Markdown written to $GITHUB_STEP_SUMMARY (``milestone_deadlines``: the spec's,
+    so that a milestone past its deadline is said once, as missed)."""
     title = result.title or result.assignment
     if result.error:
         return f"## {title}\n\n:boom: **Could not be graded:** {_cell(result.error, 500)}\n"
@@ -128,10 +134,10 @@ def step_summary(result: SubmissionResult, report_dir: str | None = None) -> str
         f"**Score: {result.score:g} / {result.max_score:g}** &nbsp; {verdict}",
         "",
     ]
-    blocking = [c for c in result.checks if c.required and c.status.blocking]
-    if blocking:
+    fixes = fix_first(result, milestone_deadlines)
+    if fixes:
         out += ["### Fix these first", ""]
-        out += [f"1. **{_cell(c.title or c.id)}**: {_cell(c.message, 300)}" for c in blocking]
+        out += [f"1. **{_cell(f.title)}**: {_cell(f.message, 300)}" for f in fixes]
         out.append("")
     out += ["| | Check | Points | Message |", "| --- | --- | ---: | --- |"]
     for check in result.checks:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from grader.exports.common import number, text_cell, write_csv
+from grader.gradebook.decisions import student_feedback
 
 if TYPE_CHECKING:
     from grader.gradebook.rows import GradeRow
@@ -52,10 +53,12 @@ def grades_csv(rows: Sequence[GradeRow]) -> str:
 
 
 def feedback(row: GradeRow) -> str:
-    """A one-line comment for the LMS: late penalty, override reason, grading error."""
+    """A one-line comment for the LMS: late penalty, override reason, grading error, and
+    the reviewers' per-check comments and changed points (``grader.gradebook.decisions``)."""
     parts = []
     if row.override is not None:
         parts.append(f"Grade set by {row.override.who}: {row.override.reason}")
+    parts.extend(student_feedback(row))
     if row.error:
         parts.append(f"Could not be graded: {row.error}")
     if row.late_penalty:

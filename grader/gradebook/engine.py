@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Table, create_engine, event, select
+from sqlalchemy import MetaData, Table, create_engine, event, inspect, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -147,3 +147,27 @@ def insert_rows(
             conn.execute(table.update().where(*where).values(**{c: row[c] for c in update}))
             total += 1
     return total
+
+
+def add_missing_columns(conn: Connection, metadata: MetaData) -> list[str]:
+    """Columns a newer grader added to existing tables (``create_all`` only creates missing
+    tables): each is added with its default, so a gradebook made by an older version keeps
+    working. Returns ``table.column`` for each column added."""
+
+    inspector = inspect(conn)
+    added = []
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or column.primary_key:
+                continue
+            kind = column.type.compile(dialect=conn.dialect)
+            default = column.default.arg if column.default is not None else None
+            clause = f" DEFAULT {int(default)}" if isinstance(default, int | bool) else ""
+            conn.exec_driver_sql(
+                f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}{clause}'
+            )
+            added.append(f"{table.name}.{column.name}")
+    return added

@@ -97,6 +97,7 @@ class GradingRun(Base):
     n_error: Mapped[int] = mapped_column(Integer, default=0)
     n_manual: Mapped[int] = mapped_column(Integer, default=0)
     n_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    n_environment: Mapped[int] = mapped_column(Integer, default=0)
     grader_version: Mapped[str] = mapped_column(String(64), default="")
     graded_at: Mapped[datetime] = mapped_column(DateTime)
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
@@ -115,4 +116,60 @@ class Override(Base):
     points: Mapped[float] = mapped_column(Float)
     reason: Mapped[str] = mapped_column(Text)
     who: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Decision(Base):
+    """A human's decision, layered over the graded result (never replacing it).
+
+    One append-only row per change of one target: a check of one student's submission
+    (``kind="check"``, ``target`` = the check id), a similarity pair (``kind="pair"``,
+    ``target`` = "A|B") or a regrade request (``kind="regrade"``, ``target`` = its id).
+    ``old``/``new`` are the target's state before and after (JSON). ``version`` counts the
+    target's changes: two graders saving over the same version collide on the unique key,
+    so a conflicting edit is detected, never silently lost. An undo is a new row whose
+    ``undoes`` names the row it reverts.
+    """
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("assignment", "kind", "student", "target", "version", name="uq_decision"),
+        Index("ix_decisions_target", "assignment", "kind", "student", "target"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    student: Mapped[str] = mapped_column(String(128), default="")
+    target: Mapped[str] = mapped_column(String(256))
+    version: Mapped[int] = mapped_column(Integer)
+    old: Mapped[str] = mapped_column(Text, default="{}")
+    new: Mapped[str] = mapped_column(Text, default="{}")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    who: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    undoes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    run_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class RegradeRequest(Base):
+    """A student's request to look again (through their secret link, or imported from a
+    CSV by the instructor). Its answer is a ``Decision`` of kind "regrade"."""
+
+    __tablename__ = "regrade_requests"
+    __table_args__ = (Index("ix_regrades", "assignment", "student"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment: Mapped[str] = mapped_column(String(128))
+    student: Mapped[str] = mapped_column(String(128))
+    check_id: Mapped[str] = mapped_column(String(256), default="")
+    message: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="link")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class StudentLink(Base):
+    """A student's secret link to the review desk (their feedback and regrade requests)."""
+
+    __tablename__ = "student_links"
+    student: Mapped[str] = mapped_column(String(128), primary_key=True)
+    token: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)

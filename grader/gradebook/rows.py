@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from grader.results import SubmissionResult
+
+if TYPE_CHECKING:
+    from grader.gradebook.decisions import CheckDecision
 
 
 @dataclass
@@ -47,6 +51,8 @@ class GradeRow:
     runs: int = 0
     counts: dict[str, int] = field(default_factory=dict)
     result_json: str | None = field(default=None, repr=False)
+    # per-check decisions layered on the result (see grader.gradebook.decisions)
+    decisions: dict[str, CheckDecision] = field(default_factory=dict)
 
     @property
     def status(self) -> str:

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
+from grader.gradebook import ledger_rows as _ledger_rows  # noqa: F401 (its table)
 from grader.gradebook import queries
-from grader.gradebook.engine import insert_rows, make_engine, retry_locked
+from grader.gradebook.engine import add_missing_columns, insert_rows, make_engine, retry_locked
 from grader.gradebook.errors import GradebookError
 from grader.gradebook.models import (
     SCHEMA_VERSION,
@@ -35,9 +36,8 @@ from grader.gradebook.models import (
 from grader.gradebook.rows import GradeRow, HistoryEntry, OverrideInfo, result_digest
 from grader.results import Status, SubmissionResult
 
-# checks per status in a run's row; "not graded (environment)" counts with the errors
-_COUNTED = {s: f"n_{s.value}" for s in Status if s != Status.ENVIRONMENT}
-_COUNTED[Status.ENVIRONMENT] = "n_error"
+# checks per status in a run's row
+_COUNTED = {s: f"n_{s.value}" for s in Status}
 
 
 def _utc(value: str | None) -> datetime | None:
@@ -99,6 +99,7 @@ class Gradebook:
     def _create_schema(self) -> None:
         with self.engine.begin() as conn:
             Base.metadata.create_all(conn)
+            add_missing_columns(conn, Base.metadata)
             insert_rows(
                 conn, Meta.__table__, [{"key": "schema", "value": str(SCHEMA_VERSION)}], ["key"]
             )
@@ -339,9 +340,7 @@ class Gradebook:
                 row.commit, row.committed_at = run.commit, run.committed_at
                 row.graded_at, row.run_id = _iso(run.graded_at), run.run_id
                 row.team = run.team or row.team
-                row.counts = {
-                    s.value: getattr(run, c) for s, c in _COUNTED.items() if s != Status.ENVIRONMENT
-                }
+                row.counts = {s.value: getattr(run, c) for s, c in _COUNTED.items()}
                 row.result_json = run.result_json
             if over is not None:
                 row.override = OverrideInfo(

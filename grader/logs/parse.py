@@ -11,17 +11,37 @@
   ``Fine-tuning the upper layers``), when the epoch counter goes back, or when the
   ``/total`` of ``Epoch n/total`` changes;
 - lines of test metrics (``test accuracy: 0.91``, ``Test loss``, ``test_acc = 0.91``) and
-  metric lines after a ``Testing``/``Evaluating`` header give the final test metrics.
+  metric lines after a ``Testing``/``Evaluating`` header give the final test metrics, and
+  so does a scikit-learn ``classification_report`` there (accuracy; the macro averages as
+  precision, recall and F1).
+
+``parse_chunks`` reads a notebook's outputs cell by cell: a cell whose code evaluates a
+model (``grader.logs.evaluation``) makes what it prints test metrics when it evaluates on
+the test set: Keras ``model.evaluate`` progress lines and returned lists, scikit-learn
+scores and reports.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable
 
+from grader.logs.evaluation import (
+    REPORT_HEADER,
+    CellRole,
+    report_metrics,
+    report_row,
+    value_list,
+)
+from grader.logs.line_metrics import (
+    Metric,
+    clean_lines,
+    extract_metrics,
+    history_from_lists,
+    literal_dict,
+    metrics_from_mapping,
+)
 from grader.logs.model import (
     EpochRecord,
     Phase,
@@ -31,7 +51,6 @@ from grader.logs.model import (
     scale_value,
 )
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _EPOCH = re.compile(
     r"(?<![A-Za-z])epoch\b['\"]?\s*[:=#]?\s*[\[(]?\s*(\d+(?:\.\d+)?)"
     r"(?:\s*(?:/|of)\s*(\d+))?\s*[\])]?",
@@ -40,15 +59,6 @@ _EPOCH = re.compile(
 _PURE_HEADER = re.compile(r"^\W*epoch\s*\d+\s*(?:(?:/|of)\s*\d+)?\W*$", re.IGNORECASE)
 _STEP_LEVEL = re.compile(r"\b(step|batch|iter|iteration)\b['\"]?\s*[:=#]?\s*[\[(]?\s*\d+", re.I)
 _PROGRESS = re.compile(r"^\s*(\d+)/(\d+)\s*(?:\[|━|-\s|\d+s\b)")
-_METRIC = re.compile(
-    r"(?<![A-Za-z0-9_.%])(?P<name>[A-Za-z][A-Za-z0-9_./-]*(?:[ \t]+[A-Za-z][A-Za-z0-9_./-]*){0,3}?)"
-    r"['\"]?(?P<sep>\s*[:=]\s*|\s+)"
-    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)"
-    r"(?:\s*/\s*(?P<den>\d+)(?![\d.]))?(?P<pct>\s*%)?(?![A-Za-z0-9_])"
-)
-_SPLIT_WORD = re.compile(
-    r"\b(train|training|val|valid|validation|dev|test|testing)\b", re.IGNORECASE
-)
 _PHASE_HEADER = re.compile(
     r"\b(?:stage|phase|part)\s*[#:]?\s*(?:\d+|one|two|three|i{1,3})\b"
     r"|fine[- _]?tun\w*|\bunfreez\w*|\bfreez\w*|\bfrozen\b|feature[- _]?extract\w*"
@@ -56,112 +66,6 @@ _PHASE_HEADER = re.compile(
     re.IGNORECASE,
 )
 _EVAL_HEADER = re.compile(r"\b(test|testing|evaluat\w*)\b", re.IGNORECASE)
-
-
-def clean_lines(text: str) -> list[str]:
-    """Lines as a terminal would show them: ANSI colours dropped, backspaces applied, and of
-    a line redrawn with carriage returns (a progress bar) only its last state."""
-    text = _ANSI.sub("", text.replace("\r\n", "\n"))
-    if "\b" in text:
-        out: list[str] = []
-        for char in text:
-            if char == "\b":
-                if out and out[-1] != "\n":
-                    out.pop()
-            else:
-                out.append(char)
-        text = "".join(out)
-    lines = []
-    for raw in text.split("\n"):
-        segments = [s for s in raw.split("\r") if s.strip()]
-        lines.append(segments[-1] if segments else "")
-    return lines
-
-
-@dataclass
-class _Metric:
-    key: str
-    split: str | None
-    value: float
-
-
-def extract_metrics(text: str) -> list[_Metric]:
-    """The metrics written on one line (epoch markers removed by the caller)."""
-    found: list[_Metric] = []
-    inherit: str | None = None
-    last_end = 0
-    for match in _METRIC.finditer(text):
-        gap = _SPLIT_WORD.findall(text[last_end : match.start()])
-        if gap:
-            inherit, _ = normalise_metric(gap[-1] + " loss")
-        last_end = match.end()
-        name = match.group("name")
-        explicit = ":" in match.group("sep") or "=" in match.group("sep")
-        split, metric = normalise_metric(name, explicit_key=explicit and " " not in name)
-        if metric is None:
-            continue
-        if split is not None and re.search(r"\s", name.strip()):
-            inherit = split  # "train Loss: 0.5 Acc: 0.7": the Acc is a train value too
-        if split is None and "_" not in name:  # a snake_case key says its own split
-            split = inherit
-        try:
-            value = float(match.group("value"))
-        except ValueError:
-            continue
-        if match.group("den"):
-            denominator = float(match.group("den"))
-            if denominator <= 0:
-                continue
-            value = value / denominator
-        elif not math.isfinite(value):
-            continue
-        else:
-            value = scale_value(metric, value, bool(match.group("pct")))
-        found.append(_Metric(metric_key(split, metric), split, value))
-    return found
-
-
-def _literal(line: str) -> object | None:
-    text = line.strip()
-    if not (text.startswith("{") and text.endswith("}")) or len(text) > 200_000:
-        return None
-    for loader in (json.loads, ast.literal_eval):
-        try:
-            return loader(text)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            continue
-    return None
-
-
-def metrics_from_mapping(data: dict) -> tuple[float | None, list[_Metric]]:
-    """``(epoch, metrics)`` of a dict such as ``{'epoch': 3, 'loss': 0.41}``."""
-    epoch = None
-    found = []
-    for raw_key, raw_value in data.items():
-        if isinstance(raw_value, bool) or not isinstance(raw_value, int | float):
-            continue
-        if str(raw_key).strip().lower() == "epoch":
-            epoch = float(raw_value)
-            continue
-        split, metric = normalise_metric(str(raw_key), explicit_key=True)
-        if metric is None or not math.isfinite(raw_value):
-            continue
-        value = scale_value(metric, float(raw_value), False)
-        found.append(_Metric(metric_key(split, metric), split, value))
-    return epoch, found
-
-
-def history_from_lists(data: dict) -> list[dict[str, float]] | None:
-    """Keras ``history.history`` ({'loss': [...], 'val_accuracy': [...]}) as epoch dicts."""
-    lists = {
-        k: v
-        for k, v in data.items()
-        if isinstance(v, list) and v and all(isinstance(x, int | float) for x in v)
-    }
-    if not lists or len(lists) != len(data):
-        return None
-    length = max(len(v) for v in lists.values())
-    return [{k: v[i] for k, v in lists.items() if i < len(v)} for i in range(length)]
 
 
 class _TextParser:
@@ -175,6 +79,45 @@ class _TextParser:
         self.epoch_complete = False  # its progress bar reached n/n
         self.total: int | None = None
         self.eval_mode = False
+        self.cell: CellRole | None = None  # the notebook cell being read evaluates a model
+        self.in_report = False  # inside a classification_report
+
+    def begin_cell(self, role: CellRole | None) -> None:
+        self.cell, self.in_report = role, False
+        if role is not None:  # its results are not the previous cell's last epoch
+            self.open_epoch = None
+
+    def _test_split(self) -> bool:
+        """Whether unnamed metrics here are test metrics (a test header, or a cell that
+        evaluates on the test set)."""
+        return self.eval_mode if self.cell is None else self.cell.default == "test"
+
+    def report(self, label: str, numbers: list[float], line: int) -> None:
+        if self._test_split():
+            for key, value in report_metrics(label, numbers).items():
+                self.history.test_metrics[key] = scale_value(key, value, False)
+                self.history.test_lines[key] = line
+
+    def named_values(self, values: list[float], line: int) -> None:
+        assert self.cell is not None
+        named = self.cell.name_values(values)
+        if named and self.cell.next_split() == "test":
+            found = []
+            for name, value in named:
+                split, metric = normalise_metric(name, explicit_key=True)
+                if metric is not None and split in (None, "test"):
+                    found.append(Metric(metric_key("test", metric), "test",
+                                         scale_value(metric, value, False)))  # fmt: skip
+            self.test(found, line)
+
+    def cell_result(self, metrics: list[Metric], line: int) -> None:
+        """Metrics a cell that evaluates prints outside an epoch: test metrics when its
+        evaluation is on the test set (names that say train or val keep their split)."""
+        assert self.cell is not None
+        explicit = all(m.split == "test" for m in metrics)
+        unnamed = all(m.split is None for m in metrics)
+        if explicit or (unnamed and self.cell.next_split() == "test"):
+            self.test(metrics, line)
 
     # ---- phases and epochs ---------------------------------------------------------
     def _new_phase(self, line: int, name: str | None = None) -> Phase:
@@ -216,7 +159,7 @@ class _TextParser:
         self.phase.epochs.append(record)
         return record
 
-    def add(self, record: EpochRecord, metrics: list[_Metric], line: int, override: bool) -> None:
+    def add(self, record: EpochRecord, metrics: list[Metric], line: int, override: bool) -> None:
         values = {m.key: m.value for m in metrics}
         clash = any(k in record.metrics and record.metrics[k] != v for k, v in values.items())
         if clash and not override:  # the same epoch again with other values: a new run
@@ -228,7 +171,7 @@ class _TextParser:
         if record.line is None:
             record.line = line
 
-    def test(self, metrics: list[_Metric], line: int) -> None:
+    def test(self, metrics: list[Metric], line: int) -> None:
         for metric in metrics:
             if metric.key.startswith("val_"):
                 continue
@@ -241,7 +184,19 @@ class _TextParser:
         stripped = text.strip()
         if not stripped:
             return
-        data = _literal(stripped)
+        if self.in_report:
+            row = report_row(stripped)
+            if row is not None:
+                self.report(*row, number)
+                return
+            self.in_report = False
+        if REPORT_HEADER.match(stripped):
+            self.in_report = True
+            return
+        if self.cell is not None and (values := value_list(stripped)) is not None:
+            self.named_values(values, number)
+            return
+        data = literal_dict(stripped)
         if isinstance(data, dict):
             self.mapping(data, number)
             return
@@ -273,10 +228,15 @@ class _TextParser:
             self.add(record, metrics, number, override=bool(_STEP_LEVEL.search(rest)))
             self.open_epoch, self.eval_mode = None, False
             return
+        progress = _PROGRESS.match(stripped)
+        if self.cell is not None and (
+            self.open_epoch is None or (progress and self.epoch_complete)
+        ):
+            self.cell_result(metrics, number)
+            return
         if only_test or self.eval_mode:
             self.test(metrics, number)
             return
-        progress = _PROGRESS.match(stripped)
         if self.open_epoch is not None and not (progress and self.epoch_complete):
             self.open_epoch.metrics.update({m.key: m.value for m in metrics})
             if progress and progress.group(1) == progress.group(2):
@@ -311,17 +271,28 @@ class _TextParser:
         self.add(record, metrics, number, override=not float(epoch).is_integer())
 
 
+def parse_chunks(
+    chunks: Iterable[tuple[str, CellRole | None]], source: str = ""
+) -> TrainingHistory:
+    """Parse texts in order (a notebook's outputs, each with the role of its cell) into one
+    ``TrainingHistory``; line numbers count the lines of all chunks, 1-based."""
+    parser = _TextParser(source)
+    number = 0
+    for text, role in chunks:
+        parser.begin_cell(role)
+        for line in clean_lines(text):
+            number += 1
+            parser.line(line, number)
+    history = parser.history
+    for phase in history.phases:
+        phase.epochs = [r for r in phase.epochs if r.metrics]
+    history.phases = [p for p in history.phases if p.epochs]
+    return history
+
+
 def parse_text(text: str, source: str = "") -> TrainingHistory:
     """Parse a training log (or a notebook's joined outputs) into a ``TrainingHistory``.
 
     Line numbers in the result are 1-based lines of ``text``.
     """
-    parser = _TextParser(source)
-    for number, line in enumerate(clean_lines(text), 1):
-        parser.line(line, number)
-    history = parser.history
-    history.phases = [p for p in history.phases if p.epochs]
-    for phase in history.phases:
-        phase.epochs = [r for r in phase.epochs if r.metrics]
-    history.phases = [p for p in history.phases if p.epochs]
-    return history
+    return parse_chunks([(text, None)], source)

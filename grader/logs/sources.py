@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from grader.logs.evaluation import CellRole, cell_role, compile_metrics
+from grader.logs.line_metrics import history_from_lists, metrics_from_mapping
 from grader.logs.model import (
     KNOWN_METRICS,
     EpochRecord,
@@ -22,7 +24,7 @@ from grader.logs.model import (
     normalise_metric,
     scale_value,
 )
-from grader.logs.parse import history_from_lists, metrics_from_mapping, parse_text
+from grader.logs.parse import parse_chunks, parse_text
 from grader.tree import matches
 
 DEFAULT_PATTERNS = [
@@ -201,9 +203,7 @@ def _test_from(data: dict, history: TrainingHistory, filename: str) -> None:
 # ---- notebooks ------------------------------------------------------------------------
 
 
-def notebook_output_text(text: str) -> tuple[str, list[int]]:
-    """The stored outputs of a notebook's code cells joined as one text, and for each of its
-    lines the 1-based cell number it came from. Raises ValueError for a broken notebook."""
+def _cells(text: str) -> list:
     try:
         notebook = json.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -211,36 +211,55 @@ def notebook_output_text(text: str) -> tuple[str, list[int]]:
     cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise ValueError("not a readable notebook: no 'cells' list")
-    chunks: list[str] = []
-    cell_of_line: list[int] = []
-    for number, cell in enumerate(cells, 1):
+    return cells
+
+
+def _text(value: object) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def notebook_chunks(text: str) -> list[tuple[int, str, CellRole | None]]:
+    """Each stored output of a notebook's code cells: (cell number, its text, the role of
+    its cell's code when that code evaluates a model). Raises ValueError when broken."""
+    chunks = []
+    code_so_far = ""
+    for number, cell in enumerate(_cells(text), 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
+        source = _text(cell.get("source"))
+        code_so_far += source + "\n"
+        role = cell_role(source, compile_metrics(code_so_far))
         for output in cell.get("outputs") or []:
             if not isinstance(output, dict):
                 continue
             if output.get("output_type") == "stream":
-                body = output.get("text", "")
+                body = _text(output.get("text", ""))
             else:
-                body = (output.get("data") or {}).get("text/plain", "")
-            body = "".join(body) if isinstance(body, list) else str(body)
-            if not body:
-                continue
-            lines = body.replace("\r\n", "\n").split("\n")
-            chunks.append("\n".join(lines))
-            cell_of_line.extend([number] * len(lines))
-    return "\n".join(chunks), cell_of_line
+                body = _text((output.get("data") or {}).get("text/plain", ""))
+            if body:
+                chunks.append((number, body.replace("\r\n", "\n"), role))
+    return chunks
+
+
+def notebook_output_text(text: str) -> tuple[str, list[int]]:
+    """The stored outputs of a notebook's code cells joined as one text, and for each of its
+    lines the 1-based cell number it came from. Raises ValueError for a broken notebook."""
+    chunks = notebook_chunks(text)
+    cell_of_line = [number for number, body, _ in chunks for _ in body.split("\n")]
+    return "\n".join(body for _, body, _ in chunks), cell_of_line
 
 
 def parse_notebook(text: str, source: str = "") -> TrainingHistory:
-    """Training output printed in a notebook; record lines are the cells' numbers."""
+    """Training output printed in a notebook, read cell by cell (a cell that evaluates on
+    the test set prints test metrics); record lines are the cells' numbers."""
     try:
-        joined, cells = notebook_output_text(text)
+        chunks = notebook_chunks(text)
     except ValueError as exc:
         history = TrainingHistory(source=source)
         history.warnings.append(str(exc))
         return history
-    history = parse_text(joined, source)
+    cells = [number for number, body, _ in chunks for _ in body.split("\n")]
+    history = parse_chunks([(body, role) for _, body, role in chunks], source)
 
     def cell(line: int | None) -> int | None:
         return cells[line - 1] if line and 0 < line <= len(cells) else None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 MiB = 1024 * 1024
+TASKS_PER_PROCESS = 16  # threads per allowed process (torch's pools, data loaders)
 
 
 class SandboxError(Exception):
@@ -25,7 +26,7 @@ class Limits:
     wall_s: float = 600.0  # the real bound: the whole process tree dies at it
     cpu_s: int | None = None  # RLIMIT_CPU per process; default: wall time x CPU cores
     memory_mb: int | None = 4096  # RLIMIT_AS for CPU jobs; a cgroup limit when available
-    processes: int | None = 256  # RLIMIT_NPROC of the sandbox uid (+ pids cgroup)
+    processes: int | None = 256  # processes the run may have (see ``effective_tasks``)
     file_size_mb: int | None = 1024  # RLIMIT_FSIZE: the largest single file written
     open_files: int | None = 1024  # RLIMIT_NOFILE
     tmp_mb: int = 512  # size of the private /tmp and of the private /dev/shm (tmpfs each)
@@ -42,6 +43,11 @@ class Limits:
             return gpu or self.wall_s > 60
         return self.cgroup == "always"
 
+    def effective_tasks(self) -> int | None:
+        """The kernel's bound for ``processes``: RLIMIT_NPROC and the pids cgroup count
+        threads too (one torch process runs dozens), so each process may have 16."""
+        return None if self.processes is None else self.processes * TASKS_PER_PROCESS
+
     def effective_cpu_s(self) -> int:
         if self.cpu_s is not None:
             return self.cpu_s
@@ -55,7 +61,7 @@ class Limits:
         if self.memory_mb and address_space:
             flags.append(f"--as={self.memory_mb * MiB}")
         if self.processes and processes:
-            flags.append(f"--nproc={self.processes}")
+            flags.append(f"--nproc={self.effective_tasks()}")
         if self.file_size_mb:
             flags.append(f"--fsize={self.file_size_mb * MiB}")
         if self.open_files:
@@ -124,6 +130,7 @@ LIMIT_WORDS = {
     "file_size": "file-size limit",
     "processes": "process limit",
     "disk": "disk limit (what a run may write)",
+    "gpu_memory": "GPU's memory (the device's own, not a grader limit)",
 }
 
 

@@ -30,8 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
-from grader.sandbox.cgroup import Cgroup
+from grader.sandbox.cgroup import Cgroup, unbounded_gpu_words
+from grader.sandbox.cuda import driver_mounts
 from grader.sandbox.gpu import GpuDevice, device_nodes, gpu_env
+from grader.sandbox.identity import identity_env, identity_files
+from grader.sandbox.layout import layout_args
 from grader.sandbox.process import become_subreaper, reap_orphans, run_output, supervise
 from grader.sandbox.workspace import owner_tag, sandbox_base, watcher
 
@@ -63,25 +66,25 @@ def bwrap_problem() -> str | None:
     """Why bubblewrap cannot sandbox here, in words; None when a real launch works.
 
     Installed is not enough: a container's seccomp profile or a distribution's AppArmor
-    rule (Ubuntu 24.04) may forbid the unprivileged user namespaces it needs. The probe
-    runs as the sandbox uid, as every real run does."""
+    rule (Ubuntu 24.04) may forbid the unprivileged user namespaces it needs, and a GPU
+    container refuses a new /proc. The probe (``probe.py``) launches through the real
+    argv, as the sandbox uid, as every real run does."""
     version = bwrap_version()
     if version is None:
         return "bubblewrap is not installed (`apt-get install -y bubblewrap`)"
     if version < MIN_VERSION:
         return f"bubblewrap {'.'.join(map(str, version))} is too old (0.4 or newer is needed)"
-    drop = {}
-    if os.geteuid() == 0:
-        drop = {"user": DEFAULT_UID, "group": DEFAULT_UID, "extra_groups": []}
-    exe = shutil.which("bwrap") or "bwrap"
-    argv = [exe, "--unshare-all", "--unshare-user", "--ro-bind", "/", "/", "true"]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=20, **drop)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap does not start: {exc}"
-    if done.returncode != 0:
-        return f"bubblewrap cannot create namespaces here: {done.stderr.strip()[:200]}"
-    return None
+    from grader.sandbox.probe import probe_bwrap  # probe.py builds on this module
+
+    return probe_bwrap(shutil.which("bwrap") or "bwrap").problem
+
+
+def probed_layout(exe: str) -> tuple[str, tuple[str, ...]]:
+    """The /proc and /dev layout the launch probe chose for ``exe``, and its warnings."""
+    from grader.sandbox.probe import probe_bwrap
+
+    found = probe_bwrap(exe)
+    return found.layout, found.warnings
 
 
 def bwrap_available() -> bool:
@@ -131,12 +134,23 @@ def hide_options(argv: list[str], exe: str) -> tuple[list[str], int]:
     return [*argv[:start], "--args", str(fd), *argv[end:]], fd
 
 
+def data_files(texts: dict[str, str]) -> dict[str, int]:
+    """Sandbox path -> a memory file holding its text (for ``--ro-bind-data``)."""
+    files = {}
+    for target, text in texts.items():
+        fd = os.memfd_create("bwrap-data", 0)  # not inheritable: passed explicitly
+        os.write(fd, text.encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        files[target] = fd
+    return files
+
+
 class BubblewrapSandbox:
     """Sandbox on bubblewrap. ``uid`` is the unprivileged uid this slot runs as (root only)."""
 
     isolated = True
 
-    def __init__(self, uid: int | None = None, exe: str | None = None):
+    def __init__(self, uid: int | None = None, exe: str | None = None, layout: str | None = None):
         self.exe = exe or shutil.which("bwrap") or ""
         self.version = bwrap_version(self.exe) if self.exe else None
         if self.version is None or self.version < MIN_VERSION:
@@ -149,6 +163,10 @@ class BubblewrapSandbox:
         self.gid = self.uid if self.root else os.getgid()
         self.name = "bubblewrap " + ".".join(str(p) for p in self.version)
         self.subreaper = become_subreaper()
+        # how /proc and /dev are set up: what the launch probe found to work here
+        self.layout, self.layout_warnings = (
+            (layout, ()) if layout is not None else probed_layout(self.exe)
+        )
 
     # ---- argv ---------------------------------------------------------------------------
     def _namespace_args(self, network: bool) -> list[str]:
@@ -170,7 +188,7 @@ class BubblewrapSandbox:
         for masked in MASKED:
             if os.path.exists(masked):
                 args += ["--ro-bind", "/dev/null", masked]
-        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += layout_args(self.layout)
         if self.version and self.version >= (0, 7):
             args += ["--size", str(limits.tmp_mb * 1024 * 1024)]
         args += ["--tmpfs", "/tmp"]
@@ -189,8 +207,10 @@ class BubblewrapSandbox:
         gpus: tuple[GpuDevice, ...] = (),
         cgroup: Cgroup | None = None,
         stage_dir: Path | None = None,
+        files: dict[str, int] | None = None,
     ) -> tuple[list[str], list[str]]:
-        """The full argv, and the warnings it implies. Pure except for reading paths."""
+        """The full argv, and the warnings it implies. Pure except for reading paths.
+        ``files``: sandbox path -> an fd bubblewrap copies it from (``data_files``)."""
         warnings: list[str] = []
         if self.version and self.version < (0, 7):
             warnings.append(f"{self.name} cannot size /tmp (needs 0.7); /tmp is unbounded")
@@ -213,8 +233,14 @@ class BubblewrapSandbox:
             staged.append((path, point))
             return str(point)
 
+        warnings += self.layout_warnings
         args = [self.exe, *self._namespace_args(network), *self._system_args(limits, bool(gpus))]
         args += shm_args(limits, self.version)
+        perms = ["--perms", "0644"] if self.version and self.version >= (0, 5) else []
+        for target, fd in (files or {}).items():
+            args += [*perms, "--ro-bind-data", str(fd), target]
+        if gpus:
+            mounts = (*mounts, *driver_mounts())
         for mount in mounts:
             if not mount.source.exists():
                 raise SandboxError(f"mount source {mount.source} does not exist")
@@ -266,22 +292,23 @@ class BubblewrapSandbox:
             raise SandboxError(f"work dir {workdir} does not exist")
         memory = limits.memory_mb * 1024 * 1024 if limits.memory_mb else None
         wanted = self.root and limits.wants_cgroup(bool(gpus))
-        cgroup = Cgroup.create(memory, limits.processes) if wanted else None
+        cgroup = Cgroup.create(memory, limits.effective_tasks()) if wanted else None
         # under the one root of run dirs, named for this process: a kill -9 leftover is
         # removed by the next grader (workspace.clean_leftovers)
         stage_dir = sandbox_base() / f"stage-{owner_tag()}-{uuid.uuid4().hex[:16]}"
         args_fd = -1
+        files = data_files(identity_files(self.uid, self.gid))
         try:
             argv, warnings = self.build(
                 command, workdir, limits, network=network, mounts=mounts, gpus=gpus,
-                cgroup=cgroup, stage_dir=stage_dir,
+                cgroup=cgroup, stage_dir=stage_dir, files=files,
             )  # fmt: skip
             if stage_dir.exists() and not reachable_by(stage_dir, self.uid, self.gid):
                 raise SandboxError(
                     f"{stage_dir.parent} ($GRADER_SANDBOX_DIR) must be reachable by the sandbox "
                     f"uid {self.uid}: every folder above it needs o+x"
                 )
-            full_env = base_env(env)
+            full_env = base_env({**identity_env(self.uid), **(env or {})})
             if gpus:
                 full_env.update(gpu_env(gpus))
             else:
@@ -291,17 +318,19 @@ class BubblewrapSandbox:
             argv, args_fd = hide_options(argv, self.exe)
             writable = [workdir, *(m.source for m in mounts if m.writable)]
             done = supervise(
-                argv, env=full_env, cwd="/", limits=limits, stdin=stdin, pass_fds=(args_fd,),
+                argv, env=full_env, cwd="/", limits=limits, stdin=stdin,
+                pass_fds=(args_fd, *files.values()),
                 extra_kill=cgroup.kill if cgroup else None,
                 user=(self.uid, self.gid) if drop else None, watch=watcher(writable),
             )  # fmt: skip
-            args_fd = -1  # supervise closed our copy
+            args_fd, files = -1, {}  # supervise closed our copies
             oom = cgroup.oom_killed() if cgroup else False
             if self.subreaper:
                 reap_orphans(self.uid)
         finally:
-            if args_fd >= 0:
-                os.close(args_fd)
+            for fd in (args_fd, *files.values()):
+                if fd >= 0:
+                    os.close(fd)
             if cgroup is not None:
                 cgroup.remove()
             shutil.rmtree(stage_dir, ignore_errors=True)
@@ -310,11 +339,8 @@ class BubblewrapSandbox:
         elif memory and not gpus:
             memory_bound = f"address-space limit {limits.memory_mb} MiB (RLIMIT_AS)"
         elif memory:
-            memory_bound = (
-                "none: CUDA reserves huge virtual memory, so RLIMIT_AS cannot apply, and no "
-                "writable cgroup is available (run as root on a cgroup-enabled host)"
-            )
-            warnings.append("GPU run without a memory bound (no writable cgroup)")
+            memory_bound = unbounded_gpu_words()
+            warnings.append("GPU run without a memory bound of its own (no writable cgroup)")
         else:
             memory_bound = "none requested"
         return run_output(

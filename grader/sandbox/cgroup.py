@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(os.environ.get("GRADER_CGROUP_ROOT", "/sys/fs/cgroup"))
+SELF_CGROUP = Path("/proc/self/cgroup")
 NAME = "grader-sandbox"
 
 
@@ -27,17 +28,72 @@ def _writable_dir(path: Path) -> bool:
     return path.is_dir() and os.access(path, os.W_OK)
 
 
-def _v2_base() -> Path | None:
-    controllers = ROOT / "cgroup.controllers"
-    if not controllers.is_file():
-        return None
+def _delegated(path: Path) -> set[str]:
     try:
-        delegated = (ROOT / "cgroup.subtree_control").read_text().split()
+        return {c.lstrip("+") for c in (path / "cgroup.subtree_control").read_text().split()}
     except OSError:
+        return set()
+
+
+def _v2_base() -> Path | None:
+    """The writable cgroup v2 root whose children get the memory controller; when the
+    host has not delegated it yet, root enables it (``+memory +pids``)."""
+    controllers = ROOT / "cgroup.controllers"
+    if not controllers.is_file() or not _writable_dir(ROOT):
         return None
-    if "memory" not in delegated or not _writable_dir(ROOT):
-        return None
-    return ROOT
+    if "memory" not in _delegated(ROOT):
+        with contextlib.suppress(OSError):  # EBUSY in a container's own root: stays None
+            (ROOT / "cgroup.subtree_control").write_text("+memory +pids")
+    return ROOT if "memory" in _delegated(ROOT) else None
+
+
+def _own_paths() -> dict[str, str]:
+    """This process's cgroup per hierarchy ("unified" for v2) from /proc/self/cgroup."""
+    found = {}
+    try:
+        lines = SELF_CGROUP.read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for controller in parts[1].split(",") or [""]:
+                found[controller or "unified"] = parts[2]
+    return found
+
+
+def enclosing_limit() -> int | None:
+    """The tightest memory limit of the cgroups this grader itself runs in (a container's
+    or a Slurm job's), in bytes; None when there is none. It bounds all reruns together."""
+    own = _own_paths()
+    candidates = []
+    if "unified" in own:
+        candidates.append((ROOT / own["unified"].lstrip("/"), "memory.max"))
+    if "memory" in own:
+        candidates.append((ROOT / "memory" / own["memory"].lstrip("/"), "memory.limit_in_bytes"))
+    limits = []
+    for start, name in candidates:
+        for folder in (start, *start.parents):
+            if not str(folder).startswith(str(ROOT)):
+                break
+            with contextlib.suppress(OSError, ValueError):
+                value = int((folder / name).read_text().strip())
+                if value < 1 << 60:  # v1 writes "unlimited" as a huge number
+                    limits.append(value)
+    return min(limits) if limits else None
+
+
+def unbounded_gpu_words() -> str:
+    """How memory is bounded for a GPU run without a cgroup of its own, in words."""
+    words = (
+        "no per-run bound: CUDA reserves huge virtual memory, so RLIMIT_AS cannot apply, and "
+        "no writable cgroup is available (root on a cgroup v2 host gives one; see `grader "
+        "doctor`)"
+    )
+    outer = enclosing_limit()
+    if outer:
+        words += f"; the grader's own cgroup caps all its runs together at {outer >> 20} MiB"
+    return words
 
 
 class Cgroup:

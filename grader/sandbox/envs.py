@@ -16,11 +16,12 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox, SandboxError
-from grader.sandbox.workspace import limit_folder
+from grader.sandbox.workspace import forget_limit, limit_folder
 from grader.tree import remove_tree, walk
 
 MAX_VENV_MB = int(os.environ.get("GRADER_VENV_MAX_MB", "8192"))  # a submission's own venv
@@ -65,10 +66,20 @@ def interpreter_mounts(python: Path) -> tuple[Mount, ...]:
     return tuple(mounts)
 
 
-def requirements_hash(requirements: Path, python: Path) -> str:
+def requirements_hash(requirements: Path, python: Path, find_links: tuple[Path, ...] = ()) -> str:
     digest = hashlib.sha256(requirements.read_bytes())
     digest.update(str(os.path.realpath(python)).encode())
+    for folder in find_links:
+        digest.update(b"\0" + str(folder).encode())
     return digest.hexdigest()[:16]
+
+
+def wheelhouses(extra: list[str] | tuple[str, ...] = ()) -> tuple[Path, ...]:
+    """Local wheel folders for requirements installs: the spec's ``find_links`` and
+    ``$GRADER_WHEELHOUSE`` (paths separated by ':'), those that exist."""
+    values = [*extra, *os.environ.get("GRADER_WHEELHOUSE", "").split(os.pathsep)]
+    found = [Path(os.path.expandvars(v)).expanduser() for v in values if v.strip()]
+    return tuple(dict.fromkeys(p.resolve() for p in found if p.is_dir()))
 
 
 _PINNED = re.compile(
@@ -91,6 +102,17 @@ def why_private(requirements: Path) -> str | None:
         if not _PINNED.match(line):
             return f"requirements.txt line {number} ({line[:60]!r}) is not pinned and hashed"
     return None
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    """One build per requirements hash at a time, across threads and processes."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _own(venv: Path, uid: int) -> None:
@@ -116,13 +138,6 @@ def _create(venv: Path, base_python: Path) -> None:
         (site_dir / "_grader_base.pth").write_text("\n".join(base_site) + "\n")
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(f"{path}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        yield
-
-
 def submission_venv(
     requirements: Path,
     base_python: Path,
@@ -131,50 +146,101 @@ def submission_venv(
     limits: Limits,
     uid: int | None = None,
     network: bool = True,
+    find_links: tuple[Path, ...] = (),
     private_dir: Path | None = None,
 ) -> tuple[Path, RunOutput | None]:
     """A venv with the student's requirements; returns its python and the install run (None
     when it came from the cache). The install runs in the sandbox, with the network open
     only when ``network``.
 
-    Shared (cached under ``cache_root`` by the file's hash, built once, read-only to every
-    run) only when ``why_private`` finds nothing: pinned, hashed, wheels from the index.
-    Anything else (``-e .``, a path, a URL, a build of the submission's own code) is built
-    in ``private_dir`` for this submission alone and goes with its run dir: a package's
-    build could plant code (a ``.pth`` file) that would run in every later student's rerun.
-    """
+    Shared (cached under ``cache_root`` by the file's hash, built once even by simultaneous
+    jobs, read-only to every run) only when ``why_private`` finds nothing: pinned, hashed,
+    wheels only. Anything else (``-e .``, a path, a URL, a build of the submission's own
+    code) is built in ``private_dir`` for this submission alone and goes with its run dir: a
+    package's build could plant code (a ``.pth`` file) that would run in every later
+    student's rerun.
+
+    ``find_links`` (local wheel folders) are shown read-only at ``/wheels/N`` and offered
+    to pip (alone, with ``--no-index``, when the network is closed). pip's temporary files
+    go to a folder on disk, not the small in-memory ``/tmp`` (a CUDA torch wheel needs
+    several GB to unpack)."""
     private = why_private(requirements)
-    owner = uid if uid is not None and os.geteuid() == 0 else None
-    flags = ["--no-input", "-q", "--disable-pip-version-check", "-r", requirements.name]
-    if private is None:
-        venv = cache_root / "venvs" / requirements_hash(requirements, base_python)
-        venv.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(venv.parent, 0o755)
-        flags = ["--require-hashes", "--only-binary=:all:", *flags]
-    elif private_dir is None:
-        raise SandboxError(f"{private}: such a venv is built per submission (no folder given)")
-    else:
-        venv = private_dir
+    if private is not None:
+        if private_dir is None:
+            raise SandboxError(f"{private}: such a venv is built per submission (no folder given)")
+        install = _build(requirements, base_python, private_dir, sandbox, limits, uid, network,
+                         find_links, shared=False, scratch_root=private_dir.parent)  # fmt: skip
+        install.warnings.append(f"a venv for this submission only: {private}")
+        return private_dir / "bin" / "python", install
+    key = requirements_hash(requirements, base_python, find_links)
+    venv = cache_root / "venvs" / key
     python = venv / "bin" / "python"
-    with _locked(venv):
-        if private is None and (venv / ".complete").is_file():
+    if (venv / ".complete").is_file():
+        return python, None
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(venv.parent, 0o755)
+    with _build_lock(venv.parent / f"{key}.lock"):
+        if (venv / ".complete").is_file():  # built by another job while this one waited
             return python, None
-        if venv.exists():
-            remove_tree(venv)  # half-built by a run that was stopped
-        _create(venv, base_python)
-        if owner is not None:
-            _own(venv, owner)
-        limit_folder(venv, MAX_VENV_MB << 20, 500_000)
-        mounts = (*interpreter_mounts(base_python), Mount(venv, str(venv), writable=True))
-        install = sandbox.run(
-            [str(python), "-m", "pip", "install", *flags], requirements.parent, limits,
-            network=network, mounts=mounts,
-        )  # fmt: skip
-        if private is not None:
-            install.warnings.append(f"a venv for this submission only: {private}")
-            return python, install
-        if owner is not None:
-            _own(venv, 0)  # root's again: every run mounts it read-only
+        install = _build(requirements, base_python, venv, sandbox, limits, uid, network,
+                         find_links, shared=True, scratch_root=cache_root / "tmp")  # fmt: skip
         if install.ok:
             (venv / ".complete").write_text(requirements.read_text(errors="replace"))
     return python, install
+
+
+def _build(
+    requirements: Path,
+    base_python: Path,
+    venv: Path,
+    sandbox: Sandbox,
+    limits: Limits,
+    uid: int | None,
+    network: bool,
+    find_links: tuple[Path, ...],
+    *,
+    shared: bool,
+    scratch_root: Path,
+) -> RunOutput:
+    """Create ``venv`` afresh (a half-built one of a stopped job goes) and install into it in
+    the sandbox; the venv and pip's scratch folder are the only places it may write, both
+    size-limited. A shared venv is root's again afterwards (every run mounts it read-only)."""
+    if venv.exists():
+        remove_tree(venv)
+    _create(venv, base_python)
+    python = venv / "bin" / "python"
+    scratch = scratch_root / f"pip-{venv.name}-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir(parents=True, mode=0o700)
+    owner = uid if uid is not None and os.geteuid() == 0 else None
+    if owner is not None:
+        _own(venv, owner)
+        os.chown(scratch, owner, owner)
+    for folder in (venv, scratch):
+        limit_folder(folder, MAX_VENV_MB << 20, 500_000)
+    wheels = tuple(Mount(folder, f"/wheels/{i}") for i, folder in enumerate(find_links))
+    mounts = (
+        *interpreter_mounts(base_python),
+        Mount(venv, str(venv), writable=True),
+        Mount(scratch, str(scratch), writable=True),
+        *wheels,
+    )
+    argv = [str(python), "-m", "pip", "install", "--no-input", "-q"]
+    if shared:
+        argv += ["--require-hashes", "--only-binary=:all:"]
+    argv += ["-r", requirements.name]
+    for mount in wheels:
+        argv += ["--find-links", mount.target]
+    if not network:
+        argv.append("--no-index")  # nothing to reach; fail at once instead of retrying
+    env = {"TMPDIR": str(scratch), "PIP_NO_CACHE_DIR": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    try:
+        install = sandbox.run(
+            argv, requirements.parent, limits, network=network, mounts=mounts, env=env
+        )
+    finally:
+        for folder in (venv, scratch):
+            forget_limit(folder)
+        remove_tree(scratch)
+        if owner is not None and shared:
+            _own(venv, 0)
+    return install

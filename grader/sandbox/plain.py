@@ -14,9 +14,14 @@ from typing import Any
 
 from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
 from grader.sandbox.gpu import GpuDevice, gpu_env
+from grader.sandbox.identity import identity_env
 from grader.sandbox.process import run_output, supervise
 from grader.sandbox.workspace import watcher
 
+GPU_ADVISORY = (
+    "GPU isolation is advisory only here: CUDA_VISIBLE_DEVICES names the assigned GPU, but "
+    "unsandboxed code can still open every GPU of the machine"
+)
 WARNING = (
     "NOT ISOLATED: this code ran as a plain subprocess with your permissions, file system "
     "and network (the Debian package `bubblewrap`, where it can run, sandboxes it)"
@@ -47,7 +52,7 @@ class PlainSandbox:
         workdir = Path(workdir).resolve()
         if not workdir.is_dir():
             raise SandboxError(f"work dir {workdir} does not exist")
-        extra = dict(env or {})
+        extra = {**identity_env(os.getuid()), **(env or {})}
         extra["PATH"] = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
         full_env = base_env(extra)
         full_env.update(gpu_env(gpus) if gpus else {"CUDA_VISIBLE_DEVICES": ""})
@@ -57,6 +62,8 @@ class PlainSandbox:
             full_env.pop(key, None)
         argv = list(command)
         warnings = [WARNING + (f"; {self.reason}" if self.reason else "")]
+        if gpus:
+            warnings.append(GPU_ADVISORY)
         launch = argv
         if shutil.which("prlimit"):  # rlimits without a preexec hook (thread-safe)
             flags = limits.prlimit_flags(address_space=not gpus, processes=False)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox.base import Limits, RunOutput
+from grader.sandbox.gpu_errors import gpu_memory_exhausted
 
 
 class CappedBuffer:
@@ -276,6 +277,8 @@ def limit_reason(
         return "file_size"
     if "No space left on device" in stderr or "Disk quota exceeded" in stderr:
         return "disk"
+    if gpu_memory_exhausted(stderr):  # the device's own memory, not the grader's limit
+        return "gpu_memory"
     if re.search(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", stderr):
         return "memory"
     if re.search(r"Resource temporarily unavailable|fork: retry|BlockingIOError", stderr):

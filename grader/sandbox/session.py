@@ -15,9 +15,15 @@ from typing import Any
 
 from grader.sandbox import choose_sandbox
 from grader.sandbox.base import Limits, Mount, RunOutput
-from grader.sandbox.envs import interpreter_mounts, resolve_interpreter, submission_venv
+from grader.sandbox.envs import (
+    interpreter_mounts,
+    resolve_interpreter,
+    submission_venv,
+    wheelhouses,
+)
 from grader.sandbox.notebook import RUN_DIR, NotebookRun, execute_notebooks
 from grader.sandbox.queue import RunQueue
+from grader.sandbox.rerun_device import choose_device
 from grader.sandbox.workspace import (
     collect_artifacts,
     discard_workdir,
@@ -46,6 +52,7 @@ class RerunPlan:
     cell_timeout: float = 300.0
     cell_output_limit: int = 200_000
     student_mode: str = "pinned"
+    find_links: list[str] = field(default_factory=list)  # local wheel folders for installs
 
 
 @dataclass
@@ -59,6 +66,8 @@ class RerunRecord:
     isolated: bool = True
     install: RunOutput | None = None
     waited_s: float = 0.0
+    self_test: RunOutput | None = None  # the CUDA self-test run before the commands
+    device_warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -111,12 +120,12 @@ def run_plan(
     queue = queue or RunQueue()
     python = resolve_interpreter(plan.python)
     record = RerunRecord()
-    with queue.lease(plan.gpu if queue.gpus else "none") as lease:
+    with queue.lease(_gpu_need(plan, queue), wait_for_gpu=_waits_for_gpu(plan)) as lease:
         record.waited_s = round(lease.waited_s, 3)
         sandbox = choose_sandbox(plan.student_mode, uid=lease.uid)
         record.sandbox, record.isolated = sandbox.name, sandbox.isolated
         uid = getattr(sandbox, "uid", None)
-        record.device = lease.gpus[0].to_dict() if lease.gpus else {"name": "cpu"}
+        record.device = {"name": "cpu"}  # until the device check below says otherwise
         cache_mounts, cache_env = _cache_mounts(plan)
         work = prepare_workdir(source, uid, work_mb=plan.limits.work_mb)
         before = file_states(work)
@@ -133,6 +142,7 @@ def run_plan(
                     uid,
                     network=plan.network,
                     private_dir=work.parent / "venv",  # goes with the run dir
+                    find_links=wheelhouses(plan.find_links),
                 )
             mounts = tuple(
                 dict.fromkeys((*base_mounts, *interpreter_mounts(python), *cache_mounts))
@@ -140,10 +150,16 @@ def run_plan(
             env = {**cache_env, **plan.env}
             env["PATH"] = _python_shim(work, python) + ":/usr/local/bin:/usr/bin:/bin"
             if record.install is None or record.install.ok:
+                choice = choose_device(
+                    lease, queue, sandbox, python, gpu=plan.gpu, limits=plan.limits,
+                    mounts=mounts, env=env,
+                )  # fmt: skip
+                record.device, record.self_test = choice.device, choice.self_test
+                record.device_warnings = choice.warnings
                 for command in plan.commands:
                     run = sandbox.run(
                         ["/bin/sh", "-c", command], work, plan.limits, env=env,
-                        network=False, mounts=mounts, gpus=lease.gpus,
+                        network=False, mounts=mounts, gpus=choice.gpus,
                     )  # fmt: skip
                     run.command = shlex.split(command) if _splittable(command) else [command]
                     record.runs.append(run)
@@ -153,7 +169,7 @@ def run_plan(
                     record.notebooks = execute_notebooks(
                         sandbox, work, plan.notebooks, plan.limits, str(python),
                         cell_timeout=plan.cell_timeout, output_limit=plan.cell_output_limit,
-                        mounts=mounts, env=env, gpus=lease.gpus,
+                        mounts=mounts, env=env, gpus=choice.gpus,
                     )  # fmt: skip
             patterns = [*plan.artifacts, f"{RUN_DIR}/executed/*.ipynb"]
             if out_dir.exists():
@@ -165,6 +181,17 @@ def run_plan(
             discard_workdir(work)
             shutil.rmtree(work.parent, ignore_errors=True)
     return record
+
+
+def _gpu_need(plan: RerunPlan, queue: RunQueue) -> str:
+    """What to lease: the plan's GPU wish where the machine has GPUs, or a broken driver
+    (so that 'required' fails as the environment's fault instead of running on the CPU)."""
+    return plan.gpu if queue.gpus or queue.gpu_problem else "none"
+
+
+def _waits_for_gpu(plan: RerunPlan) -> bool:
+    """A smoke run with an optional GPU takes one only when one is free at once."""
+    return plan.mode != "smoke" or plan.gpu == "required"
 
 
 def _splittable(command: str) -> bool:

@@ -154,6 +154,11 @@ def limit_folder(path: Path, max_bytes: int, max_files: int) -> None:
     _QUOTAS[str(Path(path).resolve())] = (max_bytes, max_files)
 
 
+def forget_limit(path: Path) -> None:
+    """Stop watching ``path`` (set by ``limit_folder``): no run writes it any more."""
+    _QUOTAS.pop(str(Path(path).resolve()), None)
+
+
 def watcher(paths: Iterable[Path]) -> Callable[[], str | None] | None:
     """For a run that can write ``paths``: a check (called about once a second) that says
     "disk" once a watched folder passes its bound; None when none is watched."""

