@@ -244,11 +244,13 @@ class TreeEntry:
     size: int = 0
 
 
-def tree_entries(mirror_dir: Path, sha: str, max_files: int) -> list[TreeEntry]:
+def tree_entries(
+    mirror_dir: Path, sha: str, max_files: int, env: dict[str, str] | None = None
+) -> list[TreeEntry]:
     """Every entry of the commit's tree with its size, counted while git lists them: past
     ``max_files`` git is stopped (a few-kB tree bomb names 10**9 paths) and the checkout
     refused. A partial clone's missing blobs are fetched first, in one request."""
-    _prefetch_missing(mirror_dir, sha)
+    _prefetch_missing(mirror_dir, sha, env)
     seen = 0
 
     def more(chunk: bytes) -> bool:
@@ -258,7 +260,7 @@ def tree_entries(mirror_dir: Path, sha: str, max_files: int) -> list[TreeEntry]:
 
     limits = local_limits()
     done = spawn(
-        ["ls-tree", "-r", "-z", "-l", "--full-tree", sha], cwd=mirror_dir, env=None,
+        ["ls-tree", "-r", "-z", "-l", "--full-tree", sha], cwd=mirror_dir, env=env,
         limits=limits, on_output=more,
     )  # fmt: skip
     if done.stopped == "stream":
@@ -280,28 +282,31 @@ def tree_entries(mirror_dir: Path, sha: str, max_files: int) -> list[TreeEntry]:
     return entries
 
 
-def _prefetch_missing(mirror_dir: Path, sha: str) -> None:
+def _prefetch_missing(mirror_dir: Path, sha: str, env: dict[str, str] | None = None) -> None:
     """A partial clone lacks the blobs: fetch the commit's missing ones in one request (git
     would fetch them one at a time, while listing their sizes or checking out)."""
     if not any(Path(mirror_dir, "objects", "pack").glob("*.promisor")):
         return
     listed = run_git(
         "rev-list", "--objects", "--missing=print", "--no-object-names", f"{sha}^{{tree}}",
-        cwd=mirror_dir,
+        cwd=mirror_dir, env=env,
     )  # fmt: skip
     missing = [line[1:] for line in listed.splitlines() if line.startswith("?")]
     if missing:
         run_git(
             "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--no-tags",
             "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin",
-            "origin", cwd=mirror_dir, network=True, stdin="\n".join(missing).encode() + b"\n",
+            "origin", cwd=mirror_dir, env=env, network=True,
+            stdin="\n".join(missing).encode() + b"\n",
         )  # fmt: skip
 
 
-def check_tree(mirror_dir: Path, sha: str, limits: SubmissionLimits) -> list[TreeEntry]:
+def check_tree(
+    mirror_dir: Path, sha: str, limits: SubmissionLimits, env: dict[str, str] | None = None
+) -> list[TreeEntry]:
     """The commit's entries, refused (FetchError) when over the spec's limits: files,
     total size, largest file. Nothing is written before this passes."""
-    entries = tree_entries(mirror_dir, sha, limits.max_files)
+    entries = tree_entries(mirror_dir, sha, limits.max_files, env)
     files = [(e.size, e.path) for e in entries if e.kind == "blob"]
     if not files:
         return entries
@@ -322,22 +327,26 @@ def check_tree(mirror_dir: Path, sha: str, limits: SubmissionLimits) -> list[Tre
 
 
 def checkout(
-    mirror_dir: Path, sha: str, dest: str | Path, limits: SubmissionLimits | None = None
+    mirror_dir: Path,
+    sha: str,
+    dest: str | Path,
+    limits: SubmissionLimits | None = None,
+    env: dict[str, str] | None = None,
 ) -> list[str]:
-    """Write the tree of ``sha`` into ``dest`` (no .git), once it is within ``limits``.
+    """Write the tree of ``sha`` into ``dest`` (no .git), once it is within ``limits``
+    (``env``: extra git environment, such as ``trusting`` for a student's own repository).
     Returns the symlinks removed because they point outside the tree or loop (as
     'path -> target')."""
     limits = limits or SubmissionLimits()
     dest = Path(dest).resolve()  # git runs in the mirror: a relative path would land there
     if dest.exists() or dest.is_symlink():
         remove_tree(dest)
-    check_tree(mirror_dir, sha, limits)
+    check_tree(mirror_dir, sha, limits, env)
     dest.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
         run_git(
             "--work-tree", str(dest), "read-tree", "--reset", "-u", sha, cwd=mirror_dir,
-            env=env, hide=(dest,),
+            env={**(env or {}), "GIT_INDEX_FILE": str(Path(tmp) / "index")}, hide=(dest,),
         )  # fmt: skip
     return remove_escaping_symlinks(dest)
 

@@ -9,7 +9,8 @@ Two kinds, both declared in the spec:
 - ``gate: true`` on a check: that check passed (a warning counts as passed).
 
 A gate is met (True), not met (False) or undecided (None: a check needs a human or could
-not finish; in a student's self-check milestones are never judged). Only "not met" makes
+not finish; a student's self-check judges milestones only inside its git repository, where
+they are pinned in the local history as the instructor's run pins them). Only "not met" makes
 the submission not eligible; an undecided gate is shown for a human to decide.
 """
 
@@ -35,10 +36,11 @@ def _milestone_gate(
 ) -> dict[str, Any]:
     title = next((m.title for m in spec.milestones if m.id == milestone), milestone)
     deadline = spec.milestone_deadline(milestone).isoformat()
-    if submission.mode == "worktree":
+    if submission.mode == "worktree" and not submission.pin.milestones:
         return _gate(
             "milestone", milestone, title, None,
-            f"judged only in the instructor's pinned run, at the last commit before {deadline}",
+            f"judged at the last commit before {deadline}, and there is no complete git "
+            "history here to find it (the instructor's pinned run judges it)",
         )  # fmt: skip
     ctx = CheckContext(
         spec=spec, check=spec.checks[0], workdir=submission.main.workdir,

@@ -19,7 +19,7 @@ from typing import Any
 
 from grader import __version__
 from grader.pictures import leaderboard_chart
-from grader.results import SubmissionResult, Verdict, read_result
+from grader.results import SubmissionResult, Verdict, atomic_write, output_dir, read_result
 from grader.similarity import SimilarityReport, SimilarPair, read_similarity
 from grader.spec import AssignmentSpec
 from grader.templating import environment
@@ -53,6 +53,8 @@ class Row:
     late: str = ""
     late_rank: float = 0.0
     error: str = ""
+    reason: str = ""  # why a graded submission fails: the required checks that fail
+    environment: bool = False  # not graded because the grader's environment failed
     report: str | None = None
     cells: list[Cell] = field(default_factory=list)
 
@@ -114,8 +116,8 @@ def _late(result: SubmissionResult) -> tuple[str, float]:
     """Late status in words and a sort key (larger is later)."""
     after = result.pin.commits_after_deadline
     try:
-        late = bool(result.committed_at) and datetime.fromisoformat(
-            str(result.committed_at)
+        late = bool(result.late_at) and datetime.fromisoformat(
+            str(result.late_at)
         ) > datetime.fromisoformat(result.deadline)
     except ValueError:
         late = False
@@ -139,7 +141,7 @@ def _row_data(row: Row) -> dict[str, Any]:
         "score": row.score if graded else None, "percent": row.percent if graded else None,
         "late": row.late_rank if graded else None,
         "checks": [STATUS_RANK.get(c.status, 6) for c in row.cells],
-        "text": " ".join([row.id, row.name, row.error, row.late]).lower(),
+        "text": " ".join([row.id, row.name, row.error, row.reason, row.late]).lower(),
     }  # fmt: skip
 
 
@@ -149,9 +151,13 @@ def _row(result: SubmissionResult, columns: list[str], report: Path) -> Row:
     row.error = result.not_graded_reason
     if verdict == Verdict.ENVIRONMENT:
         row.error = f"not graded (environment): {row.error}"
+        row.environment = True
     row.status = verdict.value if verdict.graded else "error"  # not graded, whatever the cause
     if verdict == Verdict.NOT_ELIGIBLE:  # the reason comes first
         row.error = "; ".join(f"not eligible: {g.get('reason', '')}" for g in result.unmet_gates)
+    if verdict == Verdict.FAIL:
+        failed = ", ".join(c.title or c.id for c in result.failed_required)
+        row.reason = f"required check failed: {failed}"
     if verdict.graded:
         row.late, row.late_rank = _late(result)
     by_id = {c.id: c for c in result.checks}
@@ -354,6 +360,7 @@ def overview_context(
         "counts": {
             s: sum(r.status == s for r in rows) for s in ("pass", "fail", "not_eligible", "error")
         },
+        "environment_count": sum(r.environment for r in rows),
         "late_count": sum(r.late.startswith("late") for r in rows),
         "mean": round(statistics.fmean(graded), 2) if graded else None,
         "median": round(statistics.median(graded), 2) if graded else None,
@@ -383,7 +390,7 @@ def write_similarity_pages(out_dir: Path, report: SimilarityReport | None, title
         stale.unlink()
     if not report or not report.pairs:
         return
-    folder.mkdir(parents=True, exist_ok=True)
+    output_dir(folder)
     template = environment().get_template("similarity_pair.html.j2")
     for pair in report.pairs:
         html = template.render(
@@ -391,7 +398,7 @@ def write_similarity_pages(out_dir: Path, report: SimilarityReport | None, title
             right=_side(pair.b, pair.sources_b, pair.regions_b),
             threshold=report.threshold, version=__version__,
         )  # fmt: skip
-        (folder / pair_page(pair)).write_text(html, encoding="utf-8")
+        atomic_write(folder / pair_page(pair), html, sync=False)
 
 
 def write_overview(
@@ -402,8 +409,4 @@ def write_overview(
     context = overview_context(out_dir, spec, names)
     write_similarity_pages(out_dir, context["similarity"], context["title"])
     html = environment().get_template("overview.html.j2").render(**context)
-    path = out_dir / "index.html"
-    tmp = path.with_name(".index.html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write(out_dir / "index.html", html, sync=False)

@@ -75,6 +75,19 @@ def pin_commit(
     )
 
 
+def lateness_source(first_parent: list[CommitInfo], commit: CommitInfo) -> CommitInfo:
+    """The commit whose date the late policy judges for ``commit``: the latest-dated one
+    among it and its first-parent ancestors. A commit cannot be made before the commits
+    it sits on, so a backdated commit on top of a late one inherits that lateness.
+    ``first_parent`` runs tip to root."""
+    shas = [c.sha for c in first_parent]
+    if commit.sha not in shas:
+        return commit
+    below = first_parent[shas.index(commit.sha) :]
+    latest = max(below, key=lambda c: c.committed_at)
+    return latest if latest.committed_at > commit.committed_at else commit
+
+
 def find_anomalies(
     first_parent: list[CommitInfo],
     by_sha: dict[str, CommitInfo],

@@ -31,10 +31,12 @@ from grader.results import (
     EnvironmentFailure,
     Status,
     SubmissionResult,
+    atomic_write,
     now_iso,
+    output_dir,
     write_result,
 )
-from grader.scoring import late_fraction, points_for
+from grader.scoring import late_fraction, maximum, points_for
 from grader.settings import RerunMode, RunSettings
 from grader.spec import (
     AssignmentSpec,
@@ -44,6 +46,9 @@ from grader.spec import (
     load_spec,
 )
 from grader.submission import Submission, fetch_submission, worktree_submission
+
+# who judges a milestone check that a self-check outside a git repository cannot pin
+PENDING_PIN = "the instructor's pinned run (or a self-check inside the git repository)"
 
 
 def load_assignment(ref: str | Path, semester: str | None = None) -> AssignmentSpec:
@@ -77,15 +82,18 @@ def run_check(
     never a crash. (``run_checks`` runs the spec's checks under their budget.)"""
     snapshot = submission.snapshot_for(check.milestone)
     cls = REGISTRY[check.check]
-    unpinned = (
-        check.milestone is not None
-        and check.milestone not in submission.milestones
-        and submission.mode == "pinned"
-    )
-    if unpinned:
-        reason = submission.pin.milestones.get(check.milestone, {}).get("error", "not pinned")
+    unpinned = check.milestone is not None and check.milestone not in submission.milestones
+    if unpinned and check.milestone in submission.pin.milestones:
+        reason = submission.pin.milestones[check.milestone].get("error", "not pinned")
         outcome = CheckOutcome(
             Status.FAIL, f"nothing to grade for milestone {check.milestone}: {reason}"
+        )
+    elif unpinned:  # a self-check outside a git repository: no history to pin it in
+        outcome = CheckOutcome(
+            Status.SKIPPED,
+            f"milestone {check.milestone} is graded at the last commit before its deadline, "
+            "and there is no complete git history here to find it (a shallow clone?)",
+            pending=PENDING_PIN,
         )
     else:
         ctx = CheckContext(
@@ -109,7 +117,7 @@ def _check_result(check: CheckSpec, outcome: CheckOutcome, commit: str | None) -
         message=outcome.message, evidence=outcome.evidence, facts=outcome.facts,
         check=check.check, title=check.title or REGISTRY[check.check].title,
         explanation=check.explanation, required=check.required, milestone=check.milestone,
-        commit=commit,
+        commit=commit, pending=outcome.pending,
     )  # fmt: skip
 
 
@@ -229,7 +237,7 @@ def _result(spec: AssignmentSpec, student: str, repo: str, deadline: datetime) -
     return SubmissionResult(
         assignment=spec.id, student=student, repo=repo, deadline=deadline.isoformat(),
         title=spec.title, course=spec.course, max_score=spec.max_points,
-        grader_version=__version__, graded_at=now_iso(),
+        grader_version=__version__, graded_at=now_iso(), assumptions=spec.description.strip(),
     )  # fmt: skip
 
 
@@ -251,9 +259,10 @@ def evaluate(
     result.checks = run_checks(spec, submission, settings)  # a check reads those before it
     result.gates = evaluate_gates(spec, submission, result.checks)
     raw = sum(c.points for c in result.checks)
-    result.max_score = sum(c.max_points for c in result.checks)
+    result.max_score = maximum(result.checks)
     if submission.mode == "pinned":
-        late_at = submission.main.late_at or submission.main.committed_at
+        judged = submission.pin.late_at
+        late_at = datetime.fromisoformat(judged) if judged else submission.main.committed_at
         lost = late_fraction(spec.late, late_at, submission.main.deadline)
         result.late_penalty = round(raw * lost, 4)
     result.score = round(raw - result.late_penalty, 4)
@@ -279,6 +288,7 @@ def grade(
     student = student.strip()
     effective = deadline or spec.deadline_for(student)
     try:
+        output_dir(work_dir)  # the grader's folder (0755), before the checkout lands in it
         submission = fetch_submission(
             spec,
             repo,
@@ -325,9 +335,8 @@ def write_outputs(
     """Write ``result.json`` and ``report.html`` into ``out_dir``."""
     from grader.report import render_report  # rendering is the report layer's job
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     result = result.printable()
     json_path = write_result(result, out_dir / "result.json")
-    html_path = out_dir / "report.html"
-    html_path.write_text(render_report(result, spec), encoding="utf-8")
+    html_path = atomic_write(out_dir / "report.html", render_report(result, spec), sync=False)
     return json_path, html_path

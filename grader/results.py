@@ -102,6 +102,11 @@ class CheckOutcome:
 
     ``fraction`` is the share of the check's points earned (0..1); when None it follows
     from the status (pass and warn earn all, everything else none).
+
+    ``pending`` (with status SKIPPED) says that this run cannot judge the check and which
+    run will ("the instructor's pinned run: ..."): its points stay in the maximum, not
+    earned yet. A SKIPPED check without it does not apply to the submission (an optional
+    notebooks check on a repository without notebooks) and counts for nothing either way.
     """
 
     status: Status
@@ -109,6 +114,7 @@ class CheckOutcome:
     evidence: list[Evidence] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     fraction: float | None = None
+    pending: str = ""
 
 
 @dataclass
@@ -126,6 +132,7 @@ class CheckResult:
     required: bool = True
     milestone: str | None = None
     commit: str | None = None
+    pending: str = ""  # which run judges it, when this one could not (see CheckOutcome)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CheckResult:
@@ -159,6 +166,10 @@ class PinInfo:
     # activity API) or "commit dates" (only what the student's machine wrote); and the details
     evidence: str = "commit dates"
     snapshot: dict[str, Any] | None = None
+    # the date the late policy judges: the graded commit's, or the late commit's it sits on
+    # (a backdated commit inherits its lateness); ``late_note`` says why when they differ
+    late_at: str | None = None
+    late_note: str = ""
 
 
 @dataclass
@@ -186,6 +197,8 @@ class SubmissionResult:
     # preconditions: [{id, kind: milestone|check, title, met: true|false|null, reason}];
     # one not met makes the verdict NOT_ELIGIBLE (null: undecided, a human looks)
     gates: list[dict[str, Any]] = field(default_factory=list)
+    # what the spec says the grader assumed (its ``description``), shown in every report
+    assumptions: str = ""
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -243,7 +256,25 @@ class SubmissionResult:
         if self.error:
             return self.error
         stopped = [c for c in self.checks if c.status == Status.ENVIRONMENT]
-        return "; ".join(f"{c.title or c.id}: {c.message}" for c in stopped)
+        return "; ".join(
+            f"{c.title or c.id}: {c.message.removeprefix('not graded (environment): ')}"
+            for c in stopped
+        )
+
+    @property
+    def late_at(self) -> str | None:
+        """The date the late policy judged (a backdated commit's is the late one below it)."""
+        return self.pin.late_at or self.committed_at
+
+    @property
+    def failed_required(self) -> list[CheckResult]:
+        """The required checks that make the verdict a fail (what a red label names)."""
+        return [c for c in self.checks if c.required and c.status.blocking]
+
+    @property
+    def pending_checks(self) -> list[CheckResult]:
+        """Checks this run could not judge (their points count in the maximum, unearned)."""
+        return [c for c in self.checks if c.pending]
 
 
 def is_result_document(data: object) -> bool:
@@ -255,18 +286,65 @@ def is_result_document(data: object) -> bool:
     return isinstance(data.get("schema"), int) and {"assignment", "student", "score"} <= set(data)
 
 
+_TEXT_SCORE = re.compile(r"^\s*Score: \d+(?:\.\d+)? / \d+(?:\.\d+)?\b", re.MULTILINE)
+_TEXT_MARKERS = re.compile(
+    r"^\s*(?:report: |Fix these first|What the grader assumes|Not judged in this run|"
+    r"Required checks fail|Some required checks fail)|"
+    r"\bCheck\s*[│|┃]\s*Status\s*[│|┃]\s*Points\b",
+    re.MULTILINE,
+)
+_ACTION_LINE = re.compile(r"^::(?:error|warning|notice)(?: [^:]*)?::", re.MULTILINE)
+
+
+def is_grader_output(text: str) -> bool:
+    """Whether a file's text is the grader's own output, in any of its formats: the JSON
+    result (``is_result_document``), the terminal's text (``grader check > out.txt``: its
+    "Score: X / Y" line and the table or report line around it), GitHub workflow commands
+    (``--format github``) or the JUnit XML (``--format junit``). Recognised by content,
+    whatever the file's name, so that the grader's output is never read as student work."""
+    head = text[:200_000]
+    stripped = head.lstrip()
+    if stripped.startswith("{"):
+        try:
+            return is_result_document(json.loads(text))
+        except (ValueError, RecursionError):
+            return False
+    if stripped.startswith("<?xml") or stripped.startswith("<testsuites"):
+        return "<testsuites" in head and 'name="max_score"' in head
+    if _TEXT_SCORE.search(head) and _TEXT_MARKERS.search(head):
+        return True
+    return len(_ACTION_LINE.findall(head)) >= 2 and "title=" in head
+
+
 def now_iso() -> str:
     """The current UTC time as result files write it (seconds precision)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+FILE_MODE = 0o644  # every file the grader writes: readable where the output is served
+DIR_MODE = 0o755
+
+
+def output_dir(path: str | Path) -> Path:
+    """Create a folder for the grader's output (and its missing parents) with DIR_MODE,
+    whatever the umask; an existing folder is left as it is."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in missing:
+        os.chmod(folder, DIR_MODE)
+    return path
+
+
 def atomic_write(path: str | Path, text: str, sync: bool = True) -> Path:
     """Write via a temporary file in the same folder and rename: readers see the old file
-    or the new one, never half of one. ``sync`` also flushes it to the disk first."""
+    or the new one, never half of one. ``sync`` also flushes it to the disk first. The
+    file gets FILE_MODE (0644), the folders made for it DIR_MODE (0755)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    output_dir(path.parent)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
     try:
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             if sync:

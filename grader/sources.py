@@ -100,8 +100,12 @@ def stamp(roots: Iterable[Path], include: list[str], salt: str = "") -> str:
     ``salt``): it changes whenever what ``collect_sources`` would read may have changed."""
     digest = hashlib.sha256(salt.encode())
     for root in roots:
-        base, files = _matching(root, include)
         digest.update(f"{root}\0".encode("utf-8", "surrogateescape"))
+        try:
+            base, files = _matching(root, include)
+        except (OSError, RecursionError) as exc:  # a hostile tree: its own entry, no crash
+            digest.update(f"unreadable {type(exc).__name__}\0".encode())
+            continue
         for rel in files:
             try:
                 info = (base / rel).lstat()

@@ -147,6 +147,14 @@ class SimilaritySpec(Frozen):
         default_factory=list,
         description="starter code and reference solution paths, relative to the instructor dir",
     )
+    reference_solution: bool = Field(
+        True,
+        description="the reference solution (<instructor dir>/<assignment id>/) is boilerplate",
+    )
+    top_per_student: int = Field(
+        3, ge=1, description="list each student's most similar partners, this many at most"
+    )
+    max_pairs: int = Field(200, ge=1, description="list at most this many pairs for the class")
 
 
 class SubmissionLimits(Frozen):

@@ -29,7 +29,7 @@ from grader.batch.executors import DaskExecutor, ExecutorError, LocalExecutor, d
 from grader.batch.units import GradingUnit, Member
 from grader.batch.worker import grade_payload
 from grader.cli import app
-from grader.results import read_result
+from grader.results import Verdict, read_result
 from grader.roster import load_roster
 from grader.spec import parse_spec_text
 from grader.testing import git, git_save, make_bare, make_class, write_roster
@@ -276,6 +276,10 @@ def test_a_dead_job_is_an_error_result_that_is_retried_next_time(
     monkeypatch.setattr(engine_module, "make_executor", lambda o, s: LocalExecutor(1, job=explode))
     summary, _ = batch(spec_file, roster, tmp_path / "out")
     assert summary.outcomes["error"] == 2 and "worker lost" in summary.errors[0][1]
+    # a job that died is the grader's environment, not the student's work
+    assert summary.environment == 2 and "not graded (environment)" in summary.errors[0][1]
+    stored = read_result(tmp_path / "out" / students[0].neptun / "result.json")
+    assert stored.verdict == Verdict.ENVIRONMENT
     assert (
         json.loads((tmp_path / "out" / students[0].neptun / "cache.json").read_text())["key"]
         is None

@@ -355,7 +355,7 @@ def test_self_check_leaves_milestone_gates_to_the_instructor(tmp_path: Path) -> 
     tree = build_file_tree(tmp_path / "mine", {"README.md": ENGLISH, "report.md": ENGLISH})
     result = pipeline.self_check(spec, tree)
     assert [(g["id"], g["met"]) for g in result.gates] == [("m1", None), ("m2", None)]
-    assert "judged only in the instructor's pinned run" in result.gates[0]["reason"]
+    assert "no complete git history here" in result.gates[0]["reason"]  # not a repository
     assert result.verdict != Verdict.NOT_ELIGIBLE
 
 

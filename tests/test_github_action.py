@@ -124,7 +124,9 @@ def test_action_on_a_passing_submission(tmp_path: Path) -> None:
     assert "## Small homework 3" in summary and "every required check passes" in summary
     assert "| :white_check_mark: | Required files | 2 / 2 |" in summary
     assert "Only the instructor's pinned run can judge" in summary
-    assert outputs["passed"] == "true" and outputs["score"] == outputs["max-score"]
+    # the same maximum as the instructor's run; git_history (1 point) is judged only there
+    assert outputs["passed"] == "true" and (outputs["score"], outputs["max-score"]) == ("9", "10")
+    assert "Git history and dates (1 points): judged by the instructor's pinned run" in summary
     report = Path(outputs["report-dir"])
     assert (report / "report.html").exists() and (report / "result.json").exists()
     assert not report.is_relative_to(repo)  # nothing written into the student's workspace

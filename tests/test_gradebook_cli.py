@@ -158,6 +158,11 @@ def test_show_prints_roster_names_as_text(tmp_path: Path) -> None:
 
 def test_cli_errors_are_clear(tmp_path: Path) -> None:
     db = str(tmp_path / "gb.sqlite")  # a plain path is a SQLite file
+    nothing = invoke("gradebook", "show", "--db", db, "--assignment", "hw3")
+    assert nothing.exit_code == 2 and "no gradebook at" in nothing.output
+    assert not Path(db).exists()  # reading never creates a database
+    (tmp_path / "no-results").mkdir()
+    assert invoke("gradebook", "sync", "--db", db, tmp_path / "no-results").exit_code == 0
     empty = invoke("gradebook", "show", "--db", db, "--assignment", "hw3")
     assert empty.exit_code == 2 and "unknown assignment 'hw3'" in empty.output
     bad = invoke(

@@ -173,14 +173,20 @@ def test_spec_mistakes_are_errors_that_say_what_to_fix() -> None:
     assert "no required check before this one is tagged `milestone: m2`" in untagged_all.message
 
 
-def test_self_check_skips(tmp_path: Path) -> None:
-    outcome: CheckOutcome = run(passing(), mode="worktree")
-    assert outcome.status == Status.SKIPPED
-    assert "only in the instructor's pinned run" in outcome.message
+def test_self_check_outside_a_git_repository_is_pending(tmp_path: Path) -> None:
+    outcome: CheckOutcome = run(passing(), PinInfo(mode="worktree"), mode="worktree")
+    assert outcome.status == Status.SKIPPED and "instructor's pinned run" in outcome.pending
+    assert "no complete git history here" in outcome.message
     assert "m1 2020-10-25 23:59:00+01:00" in outcome.message
+    # with the milestones pinned in the local history, the self-check judges as the pinned run
+    assert run(passing(), mode="worktree").status == Status.PASS
     build_file_tree(tmp_path, {"readme.md": "# x", "train.py": "", "data/train.csv": "a\n"})
-    check = self_check(spec(), tmp_path).checks[-1]
-    assert (check.status, check.points, check.max_points) == (Status.SKIPPED, 0.0, 0.0)
+    result = self_check(spec(), tmp_path)
+    check = result.checks[-1]
+    # pending: its points count in the maximum, not earned yet (the same maximum as the
+    # instructor's run)
+    assert (check.status, check.points, check.max_points) == (Status.SKIPPED, 0.0, 3.0)
+    assert result.max_score == spec().max_points
 
 
 def grade(tmp_path: Path, repo: Path) -> dict:

@@ -88,8 +88,8 @@ FULL = {
     "m2-baseline": ("pass", 2.0, 2.0),
     "m2-log": ("pass", 2.0, 2.0),
     "m2-code": ("pass", 1.0, 1.0),
-    "m2-rerun": ("skipped", 0.0, 0.0),  # static grading (--rerun none)
-    "m2-compare": ("skipped", 0.0, 0.0),
+    "m2-rerun": ("skipped", 0.0, 2.0),  # static grading (--rerun none): pending, in the max
+    "m2-compare": ("skipped", 0.0, 1.0),
     "files": ("pass", 2.0, 2.0),
     "english": ("pass", 2.0, 2.0),
     "pdf_report": ("pass", 3.0, 3.0),
@@ -125,7 +125,7 @@ def test_reference_history_gets_full_marks(tmp_path: Path, builder: ModuleType) 
     commits = builder.build_history(tmp_path / "team")
     result = grade(tmp_path, tmp_path / "team")
     assert table(result) == FULL, json.dumps(result["checks"], indent=1)[:3000]
-    assert (result["score"], result["max_score"]) == (17.0, 17.0)
+    assert (result["score"], result["max_score"]) == (17.0, 20.0)  # 3 points pending
     assert [(g["id"], g["met"]) for g in result["gates"]] == [("m1", True), ("m2", True)]
     assert result["commit"] == commits["final"]
     pinned = {mid: m["commit"] for mid, m in result["pin"]["milestones"].items()}
@@ -149,7 +149,7 @@ def test_milestone_two_one_day_late_makes_the_project_not_eligible(
     expected["m2-log"] = ("fail", 0.0, 2.0)
     expected["m2-code"] = ("fail", 0.0, 1.0)
     assert table(result) == expected
-    assert (result["score"], result["max_score"]) == (12.0, 17.0)
+    assert (result["score"], result["max_score"]) == (12.0, 20.0)
     assert result["pin"]["milestones"]["m2"]["commit"] == commits["m1"]
     gates = {g["id"]: g for g in result["gates"]}
     assert gates["m1"]["met"] is True and gates["m2"]["met"] is False

@@ -139,3 +139,40 @@ def test_the_graders_own_json_output_is_never_student_work(tmp_path: Path, name:
     check = next(c for c in after["checks"] if c["check"] == "predictions")
     assert predicted(check) == [9.4, 10.2, None] and check["status"] == "fail"
     assert check["facts"]["grader_output_skipped"] == [name]
+
+
+@pytest.mark.parametrize("output_format", ["text", "github", "junit"])
+def test_the_graders_own_output_in_any_format_is_never_student_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, output_format: str
+) -> None:
+    """`grader check ... > out.txt` (text, GitHub commands, JUnit): its "Score: 3 / 11", the
+    dates and the numbers around them were read as a 1-month prediction of 3.0 °C."""
+    monkeypatch.setenv("COLUMNS", "120")
+    work = tmp_path / "work"
+    git_save(work, "HF3", date="2020-10-26T20:00:00+01:00", files={
+        "README.md": "# Budapest temperature forecast\n\nRun `python train.py`.\n",
+        "train.py": "print('training')\n",
+        "data/train.csv": DATA,
+        "predictions.csv": "date,prediction\n2020-10-28,9.4\n2020-11-03,10.2\n",
+    })  # fmt: skip
+    runner = CliRunner()
+    args = ["check", "hw3-temperature", str(work)]
+    before = runner.invoke(app, [*args, "--format", "json"])
+    shown = runner.invoke(app, [*args, "--format", output_format])
+    assert "2020-11-24" in shown.stdout or output_format == "junit"  # the dates it would read
+    (work / "kimenet.txt").write_text(shown.stdout, encoding="utf-8")  # "output", in Hungarian
+    after = runner.invoke(app, [*args, "--format", "json"])
+    first, second = json.loads(before.stdout), json.loads(after.stdout)
+    assert second["score"] == first["score"]
+    check = next(c for c in second["checks"] if c["check"] == "predictions")
+    assert predicted(check) == [9.4, 10.2, None] and check["status"] == "fail"
+    assert check["facts"]["grader_output_skipped"] == ["kimenet.txt"]
+
+
+def test_a_students_own_results_text_is_still_read() -> None:
+    from grader.results import is_grader_output
+
+    table = "date,prediction\n2020-10-28,9.4\n2020-11-03,10.2\n2020-11-24,3.0\n"
+    notes = "Score: 3 / 11 on the validation set\n2020-11-24: 3.0 celsius\n"
+    assert not is_grader_output(table) and not is_grader_output(notes)
+    assert not is_grader_output('{"checks": [], "score": 1}')

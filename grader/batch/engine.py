@@ -33,7 +33,7 @@ from grader.batch.units import GradingUnit, build_units
 from grader.batch.worker import INSTRUCTOR_ENV
 from grader.ledger import LEDGER_FILE, LedgerError, load_ledger
 from grader.paths import cache_dir as default_cache_dir
-from grader.results import SubmissionResult, atomic_write, now_iso
+from grader.results import SubmissionResult, Verdict, atomic_write, now_iso, output_dir
 from grader.roster import Roster
 from grader.sandbox.workspace import sandbox_base
 from grader.settings import RerunMode, RunSettings
@@ -71,6 +71,7 @@ class BatchSummary:
     seconds: float = 0.0
     unit_seconds: list[float] = field(default_factory=list)  # worker time per graded unit
     errors: list[tuple[str, str]] = field(default_factory=list)  # (unit label, message)
+    environment: int = 0  # students not graded because the environment failed (retried)
     warnings: list[str] = field(default_factory=list)
     overview: Path | None = None
     grades: Path | None = None  # OUT/grades.csv, one row per student
@@ -99,7 +100,7 @@ def make_executor(options: BatchOptions, spec: AssignmentSpec) -> Executor:
 
 @contextlib.contextmanager
 def _out_lock(out: Path) -> Iterator[None]:
-    out.mkdir(parents=True, exist_ok=True)
+    output_dir(out)
     with open(out / ".batch.lock", "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -111,11 +112,32 @@ def _out_lock(out: Path) -> Iterator[None]:
 
 
 def _failed_result(spec: AssignmentSpec, unit: GradingUnit, message: str) -> SubmissionResult:
+    """The result of a unit whose grading job died or timed out: the grader's environment
+    failed, not the submission ("not graded (environment)", never cached, retried)."""
     return SubmissionResult(
         assignment=spec.id, student=unit.neptuns[0], repo=unit.repo,
-        deadline=unit.deadline.isoformat(), error=message, grader_version=__version__,
-        graded_at=now_iso(), title=spec.title, course=spec.course, max_score=spec.max_points,
+        deadline=unit.deadline.isoformat(), error=message, error_kind="environment",
+        grader_version=__version__, graded_at=now_iso(), title=spec.title, course=spec.course,
+        max_score=spec.max_points, assumptions=spec.description.strip(),
     )  # fmt: skip
+
+
+def sandbox_preflight(spec: AssignmentSpec, settings: RunSettings) -> None:
+    """A batch whose checks run student code needs a usable sandbox before it starts:
+    without one every student would be 'not graded (environment)'. Raises BatchError
+    saying what to do (install bubblewrap, or GRADER_ALLOW_UNSANDBOXED=1)."""
+    from grader.checks.registry import REGISTRY
+    from grader.sandbox import refusal
+
+    if settings.rerun == RerunMode.NONE:
+        return
+    runs_code = [c.key for c in spec.checks if getattr(REGISTRY[c.check], "runs_code", False)]
+    reason = refusal("pinned") if runs_code else None
+    if reason is not None:
+        raise BatchError(
+            f"--rerun {settings.rerun.value}: the checks {', '.join(runs_code)} run student "
+            f"code, and {reason}. Nothing was graded; or run with --rerun none"
+        )
 
 
 def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[str]) -> Path | None:
@@ -125,7 +147,8 @@ def _overview(out: Path, spec: AssignmentSpec, spec_file: Path, warnings: list[s
 
     try:
         if spec.similarity.enabled:
-            analyse_out_dir(out, spec, spec_dir=spec_file.parent)
+            report = analyse_out_dir(out, spec, spec_dir=spec_file.parent)
+            warnings += [n for n in report.notes if "left out of the similarity check" in n]
     except Exception as exc:  # noqa: BLE001 - similarity is advisory; grades stand
         warnings.append(f"similarity not computed: {type(exc).__name__}: {exc}")
     try:
@@ -161,6 +184,8 @@ def run_batch(
         settings = RunSettings(rerun=RerunMode.parse(options.rerun_mode), hidden=True)
     except ValueError as exc:
         raise BatchError(f"--rerun: {exc}") from None
+    if options.executor == "local":  # Dask workers check their own sandbox per unit
+        sandbox_preflight(spec, settings)
     started = time.perf_counter()
     out = out.resolve()
     sandbox_base()  # removes what killed graders left under $GRADER_SANDBOX_DIR (run dirs...)
@@ -295,8 +320,8 @@ class _BatchRun:
         key = payload["key"]
         if isinstance(answer, BaseException):  # the job died, not the submission: never cached
             result = _failed_result(
-                self.spec, unit, f"the grading job failed ({type(answer).__name__}: {answer}); "
-                "run the batch again to retry this unit",
+                self.spec, unit, f"the grading job died or timed out ({type(answer).__name__}: "
+                f"{answer}); run the batch again to retry this unit",
             )  # fmt: skip
             extra: dict[str, Any] = {}
             key = None
@@ -325,7 +350,13 @@ class _BatchRun:
         outcome = store.outcome_of(result)
         summary.graded += 1
         summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + len(unit.members)
-        if result.error:
+        verdict = result.verdict
+        if verdict == Verdict.ENVIRONMENT:
+            summary.environment += len(unit.members)
+            summary.errors.append(
+                (unit.label, f"not graded (environment): {result.not_graded_reason}")
+            )
+        elif result.error:
             summary.errors.append((unit.label, result.error))
         self.manifest["units"][unit.id].update(
             status="done", cached=False, outcome=outcome, commit=result.commit,

@@ -71,6 +71,8 @@ def grade_payload(payload: dict[str, Any]) -> dict[str, Any]:
         )
 
     result, tries = retry(attempt, lambda r: bool(r.error) and is_transient(r.error), backoff)
+    if result.error and is_transient(result.error):  # the network, still, after every retry
+        result.error_kind = "environment"
     return {
         "unit": unit.id,
         "result": json.loads(result.to_json()),  # plain JSON: facts may hold other types

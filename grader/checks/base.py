@@ -95,6 +95,9 @@ class Check:
     title: ClassVar[str]
     Args: ClassVar[type[Args]] = NoArgs
     runs_in_sandbox: ClassVar[bool] = False
+    # True for checks that run student code in the sandbox: a batch that reruns refuses
+    # to start without a usable sandbox
+    runs_code: ClassVar[bool] = False
 
     @classmethod
     def warm_up(cls) -> None:

@@ -237,8 +237,11 @@ class CompareCheck(Check):
     def run(self, ctx: CheckContext, args: CompareArgs) -> CheckOutcome:
         facts, rerun_status, rerun_message = _rerun_facts(ctx, args.rerun)
         if facts is None or rerun_status == Status.SKIPPED:
+            rerun = ctx.previous_result(args.rerun)
             return CheckOutcome(
-                Status.SKIPPED, f"no rerun to compare with (check {args.rerun!r} did not run)"
+                Status.SKIPPED,
+                f"no rerun to compare with (check {args.rerun!r} did not run)",
+                pending=(rerun.pending if rerun is not None else "") or "",
             )
         claimed_files = [f for f in ctx.glob(args.claimed) if not f.startswith(".grader")]
         claimed = combine(parse_paths(ctx.workdir, claimed_files)) if claimed_files else None

@@ -11,9 +11,10 @@ met; a check that needs a human or could not finish (a grader error, not the stu
 fault) leaves it undecided, and the result is MANUAL. Its checks are those listed under
 ``checks`` in the arguments, else every earlier *required* check tagged with it.
 
-In a student's self-check (``grader check``) there are no pinned milestone commits: the
-result is SKIPPED (no points either way), and the message names the deadlines the
-instructor's run will judge.
+A student's self-check (``grader check``) inside a git repository pins each milestone in
+the local history exactly as the instructor's run does, so it judges the same. Outside a
+git repository there is nothing to pin: the result is pending (its points count in the
+maximum, unearned), and the message names the deadlines the instructor's run will judge.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ class MilestonesCheck(Check):
     Args = MilestonesArgs
 
     def run(self, ctx: CheckContext, args: MilestonesArgs) -> CheckOutcome:
-        if ctx.mode == "worktree":
+        if ctx.mode == "worktree" and not ctx.pin.milestones:  # no git history to pin in
             deadlines = []
             for milestone in args.requires:
                 try:
@@ -216,9 +217,10 @@ class MilestonesCheck(Check):
                     deadlines.append(f"{milestone} (not a milestone of this spec)")
             return CheckOutcome(
                 Status.SKIPPED,
-                "judged only in the instructor's pinned run, at the last commit before each "
-                f"milestone deadline: {', '.join(deadlines)}",
+                "judged at the last commit before each milestone deadline, and there is no "
+                f"complete git history here to find it (a shallow clone?): {', '.join(deadlines)}",
                 facts={"requires": list(args.requires)},
+                pending="the instructor's pinned run (or a self-check inside the git repository)",
             )
         judgements: list[MilestoneJudgement] = []
         evidence: list[Evidence] = []

@@ -22,7 +22,6 @@ used for a grade (``grader.checks.observed``).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -47,7 +46,7 @@ from grader.checks.prediction_sources import (
 )
 from grader.checks.prediction_values import Wanted
 from grader.paths import instructor_dir
-from grader.results import CheckOutcome, Evidence, Status, is_result_document
+from grader.results import CheckOutcome, Evidence, Status, is_grader_output
 
 MAX_BYTES = 5_000_000
 
@@ -155,13 +154,6 @@ def _kind(path: str) -> str:
     return "README" if re.fullmatch(r"readme(\.\w+)?", name, re.IGNORECASE) else "text"
 
 
-def _is_grader_output(raw: str) -> bool:
-    try:
-        return is_result_document(json.loads(raw))
-    except (ValueError, RecursionError):
-        return False
-
-
 @dataclass
 class Decision:
     """What was found for one date: the value (None when missing or for a human to decide),
@@ -227,7 +219,7 @@ class PredictionsCheck(Check):
             if suffix == ".ipynb":
                 found += from_notebook(path, raw, wanted)
                 continue
-            if suffix == ".json" and _is_grader_output(raw):
+            if is_grader_output(raw):  # `grader check > out.txt`, --format json/junit/github
                 skipped["grader_output"].append(path)
                 continue
             if _looks_like_data(raw, args.max_dates_per_file):

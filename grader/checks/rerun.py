@@ -26,6 +26,7 @@ from grader.sandbox.session import RerunPlan, RerunRecord, run_plan
 from grader.settings import RerunMode
 
 _QUEUE: RunQueue | None = None
+PENDING_RERUN = "a run with --rerun smoke or full (the instructor's batch reruns by default)"
 
 
 class SmokeArgs(Args):
@@ -140,11 +141,16 @@ class RerunCheck(Check):
     title = "Rerun of the training"
     Args = RerunArgs
     runs_in_sandbox = True  # student code runs under the sandbox's limits; queue and GPUs here
+    runs_code = True
 
     def run(self, ctx: CheckContext, args: RerunArgs) -> CheckOutcome:
         mode = ctx.settings.rerun
         if mode == RerunMode.NONE:
-            return CheckOutcome(Status.SKIPPED, "rerun disabled for this run (--rerun none)")
+            return CheckOutcome(
+                Status.SKIPPED,
+                "rerun disabled for this run (--rerun none)",
+                pending=PENDING_RERUN,
+            )
         notes: list[str] = []
         queue = _queue(ctx)
         if (
@@ -190,8 +196,8 @@ class RerunCheck(Check):
         out_dir = out_dir_for(ctx)
         try:
             record = run_plan(plan, ctx.workdir, out_dir, queue)
-        except SandboxError as exc:  # no sandbox, no interpreter: never the student's doing
-            raise EnvironmentFailure(f"cannot rerun: {exc}", kind="sandbox") from exc
+        except SandboxError as exc:  # no sandbox, a bad interpreter: never the student's fault
+            raise EnvironmentFailure(f"cannot rerun: {exc}", kind="sandbox") from None
         return self._judge(ctx, record, mode, commands, notebooks, notes, out_dir)
 
     def _judge(

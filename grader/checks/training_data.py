@@ -16,7 +16,6 @@ cannot be read without ``openpyxl``.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from typing import Literal
@@ -28,7 +27,7 @@ from grader.checks.base import Args, Check, CheckContext
 from grader.checks.data_tables import TABLE_SUFFIXES, read_rows
 from grader.checks.dated_tables import ParsedTable, analyse
 from grader.checks.stated_ranges import stated_ranges
-from grader.results import CheckOutcome, Evidence, Status, is_result_document
+from grader.results import CheckOutcome, Evidence, Status, is_grader_output
 from grader.tree import matches
 
 MAX_BYTES = 100_000_000
@@ -104,12 +103,10 @@ def _junk(table: ParsedTable) -> str:
 
 
 def _is_own_output(path: str, raw: bytes) -> bool:
-    if not path.lower().endswith(".json"):
+    """The grader's own output (any format), whatever the file is called."""
+    if path.lower().endswith((".xlsx", ".npy", ".npz")):
         return False
-    try:
-        return is_result_document(json.loads(raw.decode("utf-8", errors="replace")))
-    except (ValueError, RecursionError):
-        return False
+    return is_grader_output(raw.decode("utf-8", errors="replace"))
 
 
 class TrainingDataCheck(Check):

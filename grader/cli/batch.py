@@ -150,9 +150,9 @@ def print_students(grades: list) -> None:
             f"{g.commits_after_deadline} later commit(s) ignored" if g.commits_after_deadline else ""
         )  # fmt: skip
         table.add_row(
-            escape(g.student), escape(g.name),
+            escape(plain(g.student)), escape(plain(g.name)),
             f"[{VERDICT_STYLE.get(g.verdict, 'white')}]{g.verdict}[/]", score,
-            "" if g.percent is None else f"{g.percent:g}", late, escape(g.reason),
+            "" if g.percent is None else f"{g.percent:g}", late, escape(plain(g.reason)),
         )  # fmt: skip
     console.print(table)
 
@@ -163,11 +163,17 @@ def print_summary(summary: BatchSummary) -> None:
     table.add_row("graded now", str(summary.graded))
     table.add_row("from cache", str(summary.cached))
     o = summary.outcomes
+    environment = (
+        f"; {summary.environment} of them not graded (environment): fix it and run the same "
+        "command again"
+        if summary.environment
+        else ""
+    )
     table.add_row(
         "outcome",
         f"[green]{o.get('pass', 0)} pass[/], [red]{o.get('fail', 0)} fail[/], "
         + (f"[yellow]{o['not_eligible']} not eligible[/], " if o.get("not_eligible") else "")
-        + f"[magenta]{o.get('error', 0)} error[/] (students)",
+        + f"[magenta]{o.get('error', 0)} error[/] (students){environment}",
     )
     median = summary.median_unit_seconds
     timing = f"{summary.seconds:.2f} s"

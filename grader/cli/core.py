@@ -170,7 +170,7 @@ def grade(
     json_path, html_path = pipeline.write_outputs(result, spec, out_dir)
     print_result(result)
     console.print(f"result: {json_path}\nreport: {html_path}")
-    raise typer.Exit(1 if result.error else 0)
+    raise typer.Exit(0 if result.verdict.graded else 1)  # not graded: its error or environment
 
 
 def ledger_snapshots(
@@ -286,8 +286,11 @@ def check(
         print_result(result)
         print_next_steps(result, spec)
         console.print(f"report: {escape(str(html_path))}")
-        if not result.required_ok:
-            console.print("[red]Some required checks fail; see the report for what to fix.[/]")
+        if not result.required_ok and not result.error:
+            failed = ", ".join(c.title or c.id for c in result.failed_required)
+            console.print(
+                f"[red]Required checks fail: {escape(failed)}; see the report for what to fix.[/]"
+            )
     raise typer.Exit(exit_code(result, fail_on))
 
 

@@ -157,6 +157,9 @@ def status(db: DbOpt, course: CourseOpt = None) -> None:
             if state is None or state.result is None:
                 grades.append(f"{item.id}: missing")
                 continue
+            if state.score is None:  # not graded (its error, or the environment): no number
+                grades.append(f"{item.id}: not graded ({state.verdict.replace('_', ' ')})")
+                continue
             text = f"{item.id}: {state.score:g}/{state.max_score:g} "
             text += state.verdict.replace("_", " ")
             if state.result.unmet_gates:

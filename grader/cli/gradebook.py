@@ -56,7 +56,9 @@ class ExportFormat(StrEnum):
 STATUS_STYLE = {"graded": "green", "error": "magenta", "missing": "dim", "override": "blue"}
 
 
-def _open(db: str) -> Gradebook:
+def _open(db: str, create: bool = False) -> Gradebook:
+    """The gradebook at ``db``; only ``sync`` may create one (reading commands and
+    overrides on a mistyped path fail clearly instead of making an empty database)."""
     try:
         require("sqlalchemy", "the gradebook")
     except MissingExtra as exc:
@@ -64,7 +66,7 @@ def _open(db: str) -> Gradebook:
     from grader.gradebook.store import Gradebook  # SQLAlchemy loads only when needed
 
     try:
-        return Gradebook(db)
+        return Gradebook(db, create=create)
     except GradebookError as exc:
         raise fail(str(exc)) from None
 
@@ -120,7 +122,7 @@ def show(
         return
     if assignment is None:
         table = Table(title="Assignments", title_justify="left")
-        for column in ("Assignment", "Title", "Max", "Students graded"):
+        for column in ("Assignment", "Title", "Max (every check applies)", "Students graded"):
             table.add_column(column)
         for item in book.assignments():
             table.add_row(
@@ -191,10 +193,14 @@ def override(
     comment: Annotated[
         str, typer.Option("--comment", help="with --check: a comment for the student")
     ] = "",
+    extra_credit: Annotated[
+        bool, typer.Option("--extra-credit", help="allow points above the student's maximum")
+    ] = False,
 ) -> None:
     """Set a student's grade by hand (it replaces the graded score in every export), or
     with --check one check's points (within its maximum), layered over the graded result;
-    `grader gradebook undo` reverts a check decision."""
+    `grader gradebook undo` reverts a check decision. Points must lie in [0, the maximum]
+    unless --extra-credit."""
     book = _open(db)
     if check is not None:
         from grader.cli.review import decide_check
@@ -202,7 +208,9 @@ def override(
         decide_check(book, student, assignment, check, points, reason, comment, who)
         return
     try:
-        info = book.override(student, assignment, points, reason, who or getpass.getuser())
+        info = book.override(
+            student, assignment, points, reason, who or getpass.getuser(), extra_credit
+        )
     except GradebookError as exc:
         raise fail(str(exc)) from None
     console.print(
@@ -229,17 +237,45 @@ def export(
         str | None, typer.Option(help="Moodle grade item / Canvas assignment name")
     ] = None,
     canvas_id: Annotated[str | None, typer.Option(help="Canvas assignment id")] = None,
+    allow_ungraded: Annotated[
+        bool,
+        typer.Option(
+            "--allow-ungraded", help="exit 0 even when some students have no grade to export"
+        ),
+    ] = False,
 ) -> None:
     """Export the effective grades: grades CSV, Moodle or Canvas import CSV, Gradescope
-    results.json per submission (OUT/<student>/results.json) or JUnit XML."""
+    results.json per submission (OUT/<student>/results.json) or JUnit XML. A student
+    without a grade (never graded, or not gradable: a missing repository, the environment)
+    is left blank or out, never 0; the export then exits 1 unless --allow-ungraded."""
     book = _open(db)
     rows = _current(book, assignment)
+    ungraded = [row for row in rows if row.ungraded]
+    _export(book, rows, assignment, output_format, out, item, canvas_id)
+    for row in ungraded:
+        reason = row.error or "never graded for this assignment"
+        err_console.print(
+            f"[yellow]warning[/] {escape(row.student)} has no grade (left blank or out): "
+            f"{escape(reason)}"
+        )
+    if ungraded and not allow_ungraded:
+        raise fail(
+            f"{len(ungraded)} student(s) have no grade yet; grade them (run the batch again), "
+            "give a grade with `grader gradebook override`, or pass --allow-ungraded",
+            code=1,
+        )
+
+
+def _export(
+    book: Gradebook, rows: list[GradeRow], assignment: str, output_format: str, out: Path,
+    item: str | None, canvas_id: str | None,
+) -> None:  # fmt: skip
     info = next(a for a in book.assignments() if a["id"] == assignment)
     if output_format == "gradescope":
         written = 0
         for row in rows:
             result = row.result()
-            if result is None:
+            if result is None or row.ungraded:
                 continue
             over = (
                 [f"Grade set by {row.override.who}: {row.override.reason}"] if row.override else []
@@ -254,9 +290,11 @@ def export(
     if output_format == "csv":
         text = grades_csv(rows)
     elif output_format == "moodle":
-        text = moodle_csv(rows, item or info["title"] or None)
+        text = moodle_csv(rows, item or info["title"] or None, _points_possible(rows, "Moodle"))
     elif output_format == "canvas":
-        text = canvas_csv(rows, item or info["title"] or None, canvas_id, info["max_points"])
+        text = canvas_csv(
+            rows, item or info["title"] or None, canvas_id, _points_possible(rows, "Canvas")
+        )
     else:
         text = junit_xml([r for r in (row.result() for row in rows) if r is not None])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -265,13 +303,33 @@ def export(
     console.print(f"wrote {escape(str(out))} ({output_format}, {len(rows)} students)")
 
 
+def _points_possible(rows: list[GradeRow], lms: str) -> float | None:
+    """An LMS column holds one maximum: the one the graded students share; where their
+    maxima differ (an optional check applies to some only), the largest, the students
+    whose own maximum is lower are scaled to it (the same share of their points), and a
+    warning names them (their feedback says it too)."""
+    maxima = {row.student: row.max_score for row in rows if not row.ungraded}
+    if not maxima:
+        return None
+    top = max(maxima.values())
+    lower = sorted(s for s, m in maxima.items() if m < top)
+    if lower:
+        err_console.print(
+            f"[yellow]warning[/] {lms} holds one maximum ({number(top)}); these students' own "
+            "maximum is lower (a check does not apply to them), so their points are scaled "
+            f"to {number(top)}: "
+            f"{escape(', '.join(f'{s} ({number(maxima[s])})' for s in lower))}"
+        )
+    return top
+
+
 @gradebook_app.command("sync")
 def sync(
     db: DbOption, out_dir: Annotated[Path, typer.Argument(help="batch output folder")]
 ) -> None:
     """Import every OUT_DIR/*/result.json (already recorded results are skipped)."""
     try:
-        report = sync_from_dir(_open(db), out_dir)
+        report = sync_from_dir(_open(db, create=True), out_dir)
     except GradebookError as exc:
         raise fail(str(exc)) from None
     for problem in report.problems:

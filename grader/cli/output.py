@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.feedback import fix_first, uncommitted_warning
-from grader.results import Status, SubmissionResult, printable
+from grader.results import CheckResult, Status, SubmissionResult, printable
 from grader.spec import AssignmentSpec
 
 LOG_WIDTH = 10_000  # not a terminal (a pipe, a file, a CI log): lines are never wrapped
@@ -70,6 +70,7 @@ def print_result(result: SubmissionResult) -> None:
     table.add_column("Check")
     table.add_column("Status")
     table.add_column("Points", justify="right")
+    table.add_column("Judged at")
     table.add_column("Message", overflow="fold")
     for check in result.checks:
         name = check.title or check.id
@@ -77,13 +78,37 @@ def print_result(result: SubmissionResult) -> None:
             name += " (optional)"
         table.add_row(
             Text(plain(name)),
-            Text(check.status.value, style=STYLE[check.status]),
+            Text("pending" if check.pending else check.status.value, style=STYLE[check.status]),
             f"{check.points:g}/{check.max_points:g}",
+            Text(plain(judged_at(result, check))),
             Text(plain(check.message)),
         )
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
     console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")
+    if result.pin.late_note:
+        console.print(f"[yellow]Late:[/] {escape(plain(result.pin.late_note))}")
+    pending = result.pending_checks
+    if pending:
+        console.print("Not judged in this run (their points count in the maximum, not earned yet):")
+        for check in pending:
+            console.print(
+                f"  - {escape(plain(check.title or check.id))}: judged by {escape(plain(check.pending))}"
+            )
+    if result.assumptions:
+        console.print(f"[dim]What the grader assumes:[/] {escape(plain(result.assumptions))}")
+
+
+def judged_at(result: SubmissionResult, check: CheckResult) -> str:
+    """Which files a check judged: the working tree, or a commit (and for which milestone)."""
+    if check.pending and not check.milestone:
+        return "-"
+    if check.milestone:
+        at = f"{check.commit[:10]}" if check.commit else "no commit"
+        return f"{check.milestone} pin {at}"
+    if result.pin.mode == "worktree":
+        return "working tree"
+    return (check.commit or result.commit or "")[:10]
 
 
 def print_next_steps(result: SubmissionResult, spec: AssignmentSpec | None = None) -> None:

@@ -110,6 +110,10 @@ def pinned_run_warnings(result: SubmissionResult) -> list[str]:
         "Git history and lateness are judged only by the instructor's run, which pins your "
         "repository at the deadline."
     )
+    notes += [  # not judged here: their points count in the maximum, not earned yet
+        f"{c.title or c.id} ({c.max_points:g} points): judged by {c.pending}"
+        for c in result.pending_checks
+    ]
     return notes
 
 

@@ -68,22 +68,44 @@ def feedback(row: GradeRow) -> str:
     return "; ".join(parts)
 
 
-def moodle_csv(rows: Sequence[GradeRow], item: str | None = None) -> str:
+def shared_maximum(rows: Sequence[GradeRow]) -> float:
+    """The one maximum an LMS column holds: the largest among the graded students (their
+    maxima differ when a check does not apply to some of them, e.g. an optional notebook)."""
+    return max((row.max_score for row in rows if row.score is not None), default=0.0)
+
+
+def scaled_score(row: GradeRow, maximum: float) -> tuple[float | None, str]:
+    """The score on the LMS column's ``maximum``: a student whose own maximum is lower is
+    scaled (9.75 of 10 is 10.725 of 11: the same share), and the note says so."""
+    if row.score is None or not row.max_score or row.max_score == maximum or not maximum:
+        return row.score, ""
+    scaled = round(row.score * maximum / row.max_score, 4)
+    note = (
+        f"{number(row.score)} of your {number(row.max_score)} points (a check does not apply "
+        f"to your submission), scaled to {number(scaled)} of {number(maximum)}"
+    )
+    return scaled, note
+
+
+def moodle_csv(
+    rows: Sequence[GradeRow], item: str | None = None, maximum: float | None = None
+) -> str:
     """Moodle grade import CSV; ``item`` is the Moodle grade item's name (default: the
-    assignment title, else its id)."""
+    assignment title, else its id). Scores are on one ``maximum`` (default: the shared
+    maximum; see ``scaled_score``)."""
     name = item or _title(rows)
+    maximum = shared_maximum(rows) if maximum is None else maximum
     header = ["ID number", "Email address", "Full name", name, f"{name} (Feedback)"]
-    out = [
-        [
-            row.student,
-            text_cell(row.email),
-            text_cell(row.name),
-            number(row.score),
-            text_cell(feedback(row)),
-        ]  # fmt: skip
-        for row in rows
-        if row.score is not None
-    ]
+    out = []
+    for row in rows:
+        if row.score is None:
+            continue
+        score, note = scaled_score(row, maximum)
+        comment = "; ".join(p for p in (note, feedback(row)) if p)
+        out.append(
+            [row.student, text_cell(row.email), text_cell(row.name), number(score),
+             text_cell(comment)]
+        )  # fmt: skip
     return write_csv(header, out)
 
 
@@ -93,13 +115,11 @@ def canvas_csv(
     canvas_id: str | None = None,
     points_possible: float | None = None,
 ) -> str:
-    """Canvas gradebook import CSV with the ``Points Possible`` row (default: the highest
-    maximum among the rows)."""
+    """Canvas gradebook import CSV with the ``Points Possible`` row (default: the shared
+    maximum); a student whose own maximum is lower is scaled to it (``scaled_score``)."""
     name = assignment_name or _title(rows)
     column = f"{name} ({canvas_id})" if canvas_id else name
-    max_points = points_possible
-    if max_points is None:
-        max_points = max((row.max_score for row in rows), default=0.0)
+    max_points = shared_maximum(rows) if points_possible is None else points_possible
     header = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column]
     out = [["    Points Possible", "", "", "", "", number(max_points)]]
     out += [
@@ -109,7 +129,7 @@ def canvas_csv(
             row.student,
             text_cell(row.email),
             "",
-            number(row.score),
+            number(scaled_score(row, max_points)[0]),
         ]  # fmt: skip
         for row in rows
         if row.score is not None

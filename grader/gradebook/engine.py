@@ -59,8 +59,17 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; a bad URL or a missing driver is a GradebookError."""
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
+def make_engine(url: str, create: bool = True) -> Engine:
+    """An engine for ``url``; a bad URL or a missing driver is a GradebookError. Without
+    ``create`` a SQLite file that does not exist is a GradebookError too (and is not made)."""
     url = normalise_url(url)
     try:
         parsed = make_url(url)
@@ -72,7 +81,15 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            if not create and not path.is_file():
+                raise GradebookError(
+                    f"no gradebook at {path}; `grader batch` (or `grader gradebook sync`) "
+                    "makes one: check the --db path"
+                )
+            if not create and not _is_sqlite(path):  # opening it would write to it
+                raise GradebookError(f"{path} is not a gradebook (not a SQLite database)")
+            path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
     else:
         kwargs["pool_pre_ping"] = True

@@ -28,7 +28,9 @@ class GradeRow:
     """One student's effective grade for one assignment.
 
     ``score`` is the effective grade: the override's points when there is an override,
-    else the latest run's score (late penalty already subtracted), else None (no run yet).
+    else the latest run's score (late penalty already subtracted), else None (no run yet,
+    or the latest run could not grade the submission: ``error`` says why). None is never
+    exported as 0.
     """
 
     student: str
@@ -53,6 +55,11 @@ class GradeRow:
     result_json: str | None = field(default=None, repr=False)
     # per-check decisions layered on the result (see grader.gradebook.decisions)
     decisions: dict[str, CheckDecision] = field(default_factory=dict)
+
+    @property
+    def ungraded(self) -> bool:
+        """No grade to export: never graded, or the latest run could not grade it."""
+        return self.score is None
 
     @property
     def status(self) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError, SQLAlchemyError
 
@@ -34,7 +34,7 @@ from grader.gradebook.models import (
     TeamMember,
 )
 from grader.gradebook.rows import GradeRow, HistoryEntry, OverrideInfo, result_digest
-from grader.results import Status, SubmissionResult
+from grader.results import Status, SubmissionResult, Verdict
 
 # checks per status in a run's row
 _COUNTED = {s: f"n_{s.value}" for s in Status}
@@ -69,14 +69,33 @@ def _field(entry: Any, *names: str) -> Any:
     return None
 
 
+def _not_graded(row: GradeRow) -> None:
+    """A run that did not grade the submission (the repository, the environment) has no
+    score: exports leave it blank or out, never 0."""
+    result = row.result()
+    if result is None or result.verdict.graded:
+        return
+    reason = result.not_graded_reason
+    if result.verdict == Verdict.ENVIRONMENT:
+        reason = f"not graded (environment): {reason}"
+    row.score = row.graded_score = None
+    row.error = reason
+
+
 class Gradebook:
     """A gradebook at a SQLAlchemy URL (``sqlite:///gradebook.sqlite`` by default; a
     plain path means a SQLite file; ``postgresql://...`` for a shared one)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, create: bool = True):
+        """Open (and with ``create``, make) the gradebook at ``url``. Reading commands pass
+        ``create=False``: a gradebook that does not exist is a GradebookError, never an
+        empty new one."""
         self.url = url
-        self._engine = make_engine(url)
+        self._engine = make_engine(url, create=create)
         self._pid = os.getpid()
+        if not create:
+            self._check_existing()
+            return
         for attempt in (1, 2):
             try:
                 retry_locked(self._create_schema)
@@ -95,6 +114,24 @@ class Gradebook:
             self._engine.dispose(close=False)
             self._pid = os.getpid()
         return self._engine
+
+    def _check_existing(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                found = (
+                    conn.scalar(select(Meta.value).where(Meta.key == "schema"))
+                    if inspect(conn).has_table(Meta.__tablename__)
+                    else None
+                )
+        except SQLAlchemyError as exc:
+            raise GradebookError(f"cannot open the gradebook {self.url!r}: {exc}") from None
+        if found is None:
+            raise GradebookError(f"{self.url} is not a gradebook (no grader tables in it)")
+        if found != str(SCHEMA_VERSION):
+            raise GradebookError(
+                f"{self.url}: gradebook schema {found} is not supported (expected "
+                f"{SCHEMA_VERSION}); use a grader version that matches it"
+            )
 
     def _create_schema(self) -> None:
         with self.engine.begin() as conn:
@@ -183,7 +220,7 @@ class Gradebook:
         counts = {column: 0 for column in _COUNTED.values()}
         for check in result.checks:
             counts[_COUNTED[check.status]] += 1
-        committed, deadline = _utc(result.committed_at), _utc(result.deadline)
+        committed, deadline = _utc(result.late_at), _utc(result.deadline)
         base = dict(
             run_id=run_id, assignment=result.assignment, unit=result.student, repo=result.repo,
             commit=result.commit, committed_at=result.committed_at, deadline=result.deadline,
@@ -245,9 +282,17 @@ class Gradebook:
         return self._write(action)
 
     def override(
-        self, student: str, assignment: str, points: float, reason: str, who: str
+        self,
+        student: str,
+        assignment: str,
+        points: float,
+        reason: str,
+        who: str,
+        extra_credit: bool = False,
     ) -> OverrideInfo:
-        """Set a manual grade; it replaces the graded score (late penalty included)."""
+        """Set a manual grade; it replaces the graded score (late penalty included). Points
+        above the student's maximum (their latest run's, else the assignment's) are refused
+        unless ``extra_credit``."""
         if not isinstance(points, int | float) or not math.isfinite(points) or points < 0:
             raise GradebookError(f"points must be a number >= 0, not {points!r}")
         if not reason or not reason.strip():
@@ -258,6 +303,13 @@ class Gradebook:
 
         def action(conn: Connection) -> None:
             key = self._require(conn, student, assignment)
+            top = self._maximum(conn, key, assignment)
+            if points > top and not extra_credit:
+                raise GradebookError(
+                    f"{points:g} points is more than {key}'s maximum of {top:g} for "
+                    f"{assignment}; give points in [0, {top:g}], or pass --extra-credit "
+                    "if it is meant"
+                )
             conn.execute(
                 Override.__table__.insert().values(
                     student=key,
@@ -271,6 +323,20 @@ class Gradebook:
 
         self._write(action)
         return OverrideInfo(float(points), reason.strip(), who.strip(), _iso(created) or "")
+
+    def _maximum(self, conn: Connection, student: str, assignment: str) -> float:
+        """A student's maximum: their latest run's, else the assignment's."""
+        latest = conn.scalar(
+            select(GradingRun.max_score)
+            .where(GradingRun.student == student, GradingRun.assignment == assignment)
+            .order_by(GradingRun.graded_at.desc(), GradingRun.id.desc())
+            .limit(1)
+        )
+        if latest:
+            return float(latest)
+        return float(
+            conn.scalar(select(Assignment.max_points).where(Assignment.id == assignment)) or 0.0
+        )
 
     # ---- reading ------------------------------------------------------------------
     def _require(self, conn: Connection, student: str | None, assignment: str) -> str:
@@ -342,6 +408,8 @@ class Gradebook:
                 row.team = run.team or row.team
                 row.counts = {s.value: getattr(run, c) for s, c in _COUNTED.items()}
                 row.result_json = run.result_json
+                if run.error or run.n_error or run.n_environment:  # the one verdict decides
+                    _not_graded(row)
             if over is not None:
                 row.override = OverrideInfo(
                     over.points, over.reason, over.who, _iso(over.created_at) or ""

@@ -25,6 +25,7 @@ from grader.logs.model import (
     scale_value,
 )
 from grader.logs.parse import parse_chunks, parse_text
+from grader.results import is_grader_output
 from grader.tree import matches
 
 DEFAULT_PATTERNS = [
@@ -289,6 +290,8 @@ def parse_file(path: str | Path, source: str | None = None) -> TrainingHistory:
         return history
     text = raw[:MAX_BYTES].decode("utf-8", errors="replace")
     suffix = path.suffix.lower()
+    if suffix != ".ipynb" and is_grader_output(text):  # `grader check > out.txt`: not a log
+        return TrainingHistory(source=name)
     if suffix == ".csv":
         history = parse_csv(text, name)
     elif suffix == ".json":

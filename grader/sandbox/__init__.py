@@ -15,23 +15,37 @@ from grader.sandbox.plain import PlainSandbox
 
 __all__ = [
     "BubblewrapSandbox", "Limits", "Mount", "PlainSandbox", "RunOutput", "Sandbox",
-    "SandboxError", "choose_sandbox",
+    "SandboxError", "choose_sandbox", "refusal",
 ]  # fmt: skip
 
 FORCE_ENV = "GRADER_ALLOW_UNSANDBOXED"
 
 
-def choose_sandbox(mode: str = "pinned", uid: int | None = None) -> Sandbox:
-    """The sandbox for one run. Raises SandboxError when instructor grading would have to
-    run student code unisolated and nobody forced it."""
-    problem = "bubblewrap is not used (GRADER_FORCE_PLAIN is set)"
-    if not os.environ.get("GRADER_FORCE_PLAIN"):
-        problem = bwrap_problem()
-        if problem is None:
-            return BubblewrapSandbox(uid=uid)
-    if mode == "worktree" or os.environ.get(FORCE_ENV) == "1":
-        return PlainSandbox(reason=problem)
-    raise SandboxError(
+def _bwrap_problem() -> str | None:
+    if os.environ.get("GRADER_FORCE_PLAIN"):
+        return "bubblewrap is not used (GRADER_FORCE_PLAIN is set)"
+    return bwrap_problem()
+
+
+def refusal(mode: str = "pinned") -> str | None:
+    """Why ``choose_sandbox(mode)`` would refuse, or None; without side effects (it makes
+    no sandbox, so a caller that only asks does not become a subreaper)."""
+    problem = _bwrap_problem()
+    if problem is None or mode == "worktree" or os.environ.get(FORCE_ENV) == "1":
+        return None
+    return (
         f"{problem}, so student code cannot be sandboxed; install or enable bubblewrap "
         f"(`apt-get install -y bubblewrap`) or set {FORCE_ENV}=1 to run it unisolated"
     )
+
+
+def choose_sandbox(mode: str = "pinned", uid: int | None = None) -> Sandbox:
+    """The sandbox for one run. Raises SandboxError when instructor grading would have to
+    run student code unisolated and nobody forced it."""
+    problem = _bwrap_problem()
+    if problem is None:
+        return BubblewrapSandbox(uid=uid)
+    reason = refusal(mode)
+    if reason is not None:
+        raise SandboxError(reason)
+    return PlainSandbox(reason=problem)

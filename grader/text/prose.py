@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from grader.results import is_grader_output
 from grader.text.pysource import python_prose
 
 DEFAULT_MAX_BYTES = 2 * 2**20
@@ -115,6 +116,8 @@ def extract(
         text = read_text(path, limit)
     except OSError as exc:
         raise ProseError(f"cannot read: {exc.strerror or exc}") from exc
+    if kind != "notebook" and is_grader_output(text):
+        raise SkippedFile("the grader's own output (`grader check > FILE`), not the student's")
     return EXTRACTORS[kind](text)
 
 
