@@ -245,16 +245,16 @@ def test_git_errors_keep_their_whole_reason_and_transport_is_the_environment(tmp
         f"repository '{host}/missing.git/' not found" in overview
     )
     csv_path = tmp_path / "moodle.csv"
-    run_grader(
+    exported = run_grader(
         "gradebook", "export", "--db", str(out / "gradebook.sqlite"), "--assignment", "hw",
         "--format", "moodle", "--out", str(csv_path), "--allow-ungraded",
     )  # fmt: skip
-    if not csv_path.exists():  # an older export without --allow-ungraded
-        run_grader(
-            "gradebook", "export", "--db", str(out / "gradebook.sqlite"), "--assignment", "hw",
-            "--format", "moodle", "--out", str(csv_path),
-        )  # fmt: skip
-    assert f"{host}/missing.git/' not found" in csv_path.read_text(encoding="utf-8")
+    # an ungraded student is left out of the LMS file; the export names them with git's reason
+    assert exported.returncode == 0, exported.stderr
+    assert "MISS01" not in csv_path.read_text(encoding="utf-8")
+    said = " ".join(exported.stderr.split())
+    assert "MISS01 has no grade (left blank or out): repository not found" in said, said
+    assert f"repository '{host}/missing.git/' not found" in said, said
 
 
 def _closed_port() -> int:
