@@ -1,83 +1,51 @@
 """Fetching a student's repository into a mirror cache and checking out pinned commits.
 
-Cloning is hostile input: hooks never run, submodules are never fetched, LFS filters never
-run, and symlinks that leave the work tree are removed and reported.
+Cloning is hostile input: every git command runs without global configuration, hooks,
+filters or fsmonitor and under limits (``grader.gitrun``); local paths are checked and
+copied first (``grader.local_source``); the tree of a commit is counted and sized before
+anything is written (``SubmissionLimits``: a tree bomb or a huge file is a failed result);
+submodules and LFS objects are never fetched; symlinks that leave the work tree (or loop)
+are removed and reported.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
 import re
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader import local_source
 from grader.classroom import gist_clone_url
+from grader.gitrun import (
+    GIT_ENV,
+    NEUTRAL_ATTRIBUTES,
+    SAFE_CONFIG,
+    FetchError,
+    failure,
+    local_limits,
+    run_git,
+    spawn,
+)
 from grader.pinning import CommitInfo
+from grader.results import printable
+from grader.spec import SubmissionLimits
+from grader.tree import remove_tree, walk
 
-# every git call: no hooks, no prompts for credentials, no system/global config surprises
-SAFE_CONFIG = [
-    "-c", "core.hooksPath=/dev/null",
-    "-c", "core.symlinks=true",
-    "-c", "core.fsmonitor=false",
-    "-c", "submodule.recurse=false",
-    "-c", "filter.lfs.smudge=",
-    "-c", "filter.lfs.process=",
-    "-c", "filter.lfs.required=false",
-    "-c", "protocol.ext.allow=never",
+__all__ = [
+    "GIT_ENV", "SAFE_CONFIG", "FetchError", "History", "branches", "checkout",
+    "default_branch", "mirror", "normalize_url", "read_history", "run_git",
 ]  # fmt: skip
-GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "/bin/true",
-    "SSH_ASKPASS": "/bin/true",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_LFS_SKIP_SMUDGE": "1",
-}
-LOG_FORMAT = "%H%x1f%P%x1f%aI%x1f%cI%x1f%s"
-
-
-class FetchError(Exception):
-    """A repository that cannot be fetched or pinned; becomes a failed result."""
-
-
-def run_git(*args: str, cwd: str | Path | None = None, env: dict | None = None) -> str:
-    """Run git with the grader's safe settings (no hooks, no global config); its stdout
-    (the trailing newline removed). Raises FetchError with git's reason in words."""
-    full_env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **GIT_ENV, **(env or {})}
-    try:
-        done = subprocess.run(
-            ["git", *SAFE_CONFIG, *args], cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-            capture_output=True, check=False,
-        )  # fmt: skip
-    except FileNotFoundError:
-        raise FetchError("git is not installed (or not on PATH); install git") from None
-    stdout = done.stdout.decode("utf-8", "surrogateescape")
-    if done.returncode:
-        stderr = done.stderr.decode("utf-8", "surrogateescape")
-        raise FetchError(explain_git_error(stderr, done.returncode))
-    return stdout[:-1] if stdout.endswith("\n") else stdout
-
-
-def explain_git_error(stderr: str, status: int = 1) -> str:
-    """git's complaint, in words a student or an instructor can act on."""
-    stderr = stderr.strip()
-    lowered = stderr.lower()
-    if any(
-        s in lowered
-        for s in ("not found", "does not appear to be a git repository", "could not read")
-    ):
-        return f"repository not found or not accessible (private?): {stderr.splitlines()[-1]}"
-    if "authentication" in lowered or "terminal prompts disabled" in lowered:
-        return "repository needs credentials (private repository?)"
-    last = stderr.splitlines()[-1] if stderr else f"exit status {status}"
-    return f"git failed: {last}"
+# subjects cut at 200 characters by git itself (a 100 MB subject never reaches the grader)
+LOG_FORMAT = "%H%x1f%P%x1f%aI%x1f%cI%x1f%<(200,trunc)%s"
+MiB = 1 << 20
 
 
 def normalize_url(repo: str) -> str:
@@ -104,46 +72,79 @@ def _locked(path: Path) -> Iterator[None]:
 
 def mirror_path(url: str, cache_dir: str | Path) -> Path:
     """Where the mirror of a (normalised) URL lives in the cache."""
-    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    key = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
     name = re.sub(r"[^\w.-]", "_", url.rstrip("/").rsplit("/", 1)[-1])[:40]
     return Path(cache_dir) / "mirrors" / f"{name}-{key}.git"
+
+
+def _source(url: str, stage: Path) -> str:
+    """Where git fetches ``url`` from: for a local path the grader's own checked copy (see
+    ``grader.local_source``), the URL itself otherwise (a ``file://`` URL is checked too)."""
+    if url.startswith("file://"):
+        local_source.git_dir_of(url.removeprefix("file://"))
+        return url
+    if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return url
+    return str(local_source.synced(local_source.git_dir_of(url), stage))
 
 
 def mirror(repo: str, cache_dir: str | Path) -> Path:
     """Bring the mirror of ``repo`` up to date (clone once, then fetch what is new)."""
     url = normalize_url(repo)
     target = mirror_path(url, cache_dir)
+    cache = Path(cache_dir)
+    hide = (cache.resolve(), cache)
     with _locked(target):
+        source = _source(url, target.with_suffix(".local"))
         if (target / "HEAD").exists():
-            # only branches and tags follow the remote (and are pruned): the grader's own
-            # refs/grader/snapshots/* keep a deadline's objects after a force-push
+            # a URL: its configured remote (a partial clone keeps its filter); a local copy:
+            # by path. Only branches and tags follow the source (and are pruned): the
+            # grader's own refs/grader/snapshots/* keep a deadline's objects after a force-push
             run_git(
-                "fetch", "--prune", "--no-recurse-submodules", "origin",
+                "fetch", "--prune", "--no-recurse-submodules",
+                "origin" if source == url else source,
                 "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*", cwd=target,
+                network=True, hide=hide,
             )  # fmt: skip
         else:
             tmp = Path(tempfile.mkdtemp(prefix=".clone-", dir=target.parent))
             try:
                 run_git(
                     "clone", "--mirror", "--filter=blob:none", "--no-recurse-submodules",
-                    "--template=", "--", url, str(tmp / "m.git"),  # a URL is never an option
+                    "--template=", "--", source, str(tmp / "m.git"),  # a URL is never an option
+                    network=True, hide=hide,
                 )  # fmt: skip
                 os.replace(tmp / "m.git", target)
             finally:
-                shutil.rmtree(tmp, ignore_errors=True)
+                remove_tree(tmp)
+        (target / "info").mkdir(exist_ok=True)
+        (target / "info" / "attributes").write_text(NEUTRAL_ATTRIBUTES)
     return target
 
 
-def default_branch(mirror_dir: Path) -> str | None:
+def trusting(repo: Path) -> dict[str, str]:
+    """The environment for git in a student's own work tree (the self-check): its owner may
+    differ from the caller's uid (a CI checkout) and global ``safe.directory`` is never read."""
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory",
+            "GIT_CONFIG_VALUE_0": str(repo)}  # fmt: skip
+
+
+def default_branch(mirror_dir: Path, env: dict[str, str] | None = None) -> str | None:
+    head = Path(mirror_dir, "HEAD")
+    if head.is_file() and not head.is_symlink():  # a mirror: read it, no git process
+        text = head.read_text(encoding="utf-8", errors="replace").strip()
+        return text.removeprefix("ref: refs/heads/") if text.startswith("ref: ") else None
     try:
-        ref = run_git("symbolic-ref", "HEAD", cwd=mirror_dir)
+        ref = run_git("symbolic-ref", "HEAD", cwd=mirror_dir, env=env)
     except FetchError:
         return None
     return ref.removeprefix("refs/heads/")
 
 
-def branches(mirror_dir: Path) -> list[str]:
-    out = run_git("for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir)
+def branches(mirror_dir: Path, env: dict[str, str] | None = None) -> list[str]:
+    out = run_git(
+        "for-each-ref", "--format=%(refname:short)", "refs/heads", cwd=mirror_dir, env=env
+    )
     return [line for line in out.splitlines() if line]
 
 
@@ -159,7 +160,7 @@ def _parse_log(text: str) -> list[CommitInfo]:
                 parents=tuple(parents.split()),
                 authored_at=datetime.fromisoformat(authored),
                 committed_at=datetime.fromisoformat(committed),
-                subject=subject,
+                subject=subject.rstrip(),
             )
         )
     return commits
@@ -176,20 +177,25 @@ class History:
         return self.first_parent[0]
 
 
-def read_history(mirror_dir: Path, branch: str | None) -> History:
+def read_history(
+    mirror_dir: Path, branch: str | None, env: dict[str, str] | None = None
+) -> History:
     """The first-parent line of ``branch`` (default branch when None) and every commit."""
-    available = branches(mirror_dir)
+    available = branches(mirror_dir, env)
     if not available:
         raise FetchError("the repository is empty (no branches, no commits)")
-    chosen = branch or default_branch(mirror_dir) or available[0]
+    chosen = branch or default_branch(mirror_dir, env) or available[0]
     if chosen not in available:
         raise FetchError(f"branch {chosen!r} not found; the repository has: {', '.join(available)}")
     ref = f"refs/heads/{chosen}"
-    first = _parse_log(
-        run_git("log", "--first-parent", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir)
-    )
-    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir))
-    return History(chosen, first, {c.sha: c for c in every})
+    every = _parse_log(run_git("log", f"--format={LOG_FORMAT}", ref, cwd=mirror_dir, env=env))
+    by_sha = {c.sha: c for c in every}
+    tip = every[0] if every else None  # git log starts at the ref itself
+    first = []  # the first-parent line, tip to root
+    while tip is not None:
+        first.append(tip)
+        tip = by_sha.get(tip.parents[0]) if tip.parents else None
+    return History(chosen, first, by_sha)
 
 
 def read_history_at(mirror_dir: Path, sha: str, branch: str) -> History:
@@ -229,35 +235,143 @@ def keep_ref(mirror_dir: Path, ref: str, sha: str) -> None:
     run_git("update-ref", ref, sha, cwd=mirror_dir)
 
 
-def checkout(mirror_dir: Path, sha: str, dest: str | Path) -> list[str]:
-    """Write the tree of ``sha`` into ``dest`` (no .git). Returns symlinks removed because
-    they point outside the tree (as 'path -> target')."""
+@dataclass(frozen=True)
+class TreeEntry:
+    mode: str
+    kind: str  # blob (a file or a symlink) or commit (a submodule, never fetched)
+    oid: str
+    path: str  # as git stores it: bytes, carried with surrogate escapes
+    size: int = 0
+
+
+def tree_entries(
+    mirror_dir: Path, sha: str, max_files: int, env: dict[str, str] | None = None
+) -> list[TreeEntry]:
+    """Every entry of the commit's tree with its size, counted while git lists them: past
+    ``max_files`` git is stopped (a few-kB tree bomb names 10**9 paths) and the checkout
+    refused. A partial clone's missing blobs are fetched first, in one request."""
+    _prefetch_missing(mirror_dir, sha, env)
+    seen = 0
+
+    def more(chunk: bytes) -> bool:
+        nonlocal seen
+        seen += chunk.count(b"\0")
+        return seen <= max_files
+
+    limits = local_limits()
+    done = spawn(
+        ["ls-tree", "-r", "-z", "-l", "--full-tree", sha], cwd=mirror_dir, env=env,
+        limits=limits, on_output=more,
+    )  # fmt: skip
+    if done.stopped == "stream":
+        raise FetchError(
+            f"the graded commit has more than {max_files} files (limits.max_files in the "
+            "spec); a tree that big (or a tree bomb) is not checked out"
+        )
+    if done.stopped or done.returncode:
+        raise failure("ls-tree", done, limits, network=False)
+    entries = []
+    for record in done.stdout.split(b"\0"):
+        if not record:
+            continue
+        meta, _, path = record.partition(b"\t")
+        mode, kind, oid, size = meta.decode("ascii", "replace").split(maxsplit=3)
+        entries.append(
+            TreeEntry(mode, kind, oid, os.fsdecode(path), int(size) if size.isdigit() else 0)
+        )
+    return entries
+
+
+def _prefetch_missing(mirror_dir: Path, sha: str, env: dict[str, str] | None = None) -> None:
+    """A partial clone lacks the blobs: fetch the commit's missing ones in one request (git
+    would fetch them one at a time, while listing their sizes or checking out)."""
+    if not any(Path(mirror_dir, "objects", "pack").glob("*.promisor")):
+        return
+    listed = run_git(
+        "rev-list", "--objects", "--missing=print", "--no-object-names", f"{sha}^{{tree}}",
+        cwd=mirror_dir, env=env,
+    )  # fmt: skip
+    missing = [line[1:] for line in listed.splitlines() if line.startswith("?")]
+    if missing:
+        run_git(
+            "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--no-tags",
+            "--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin",
+            "origin", cwd=mirror_dir, env=env, network=True,
+            stdin="\n".join(missing).encode() + b"\n",
+        )  # fmt: skip
+
+
+def check_tree(
+    mirror_dir: Path, sha: str, limits: SubmissionLimits, env: dict[str, str] | None = None
+) -> list[TreeEntry]:
+    """The commit's entries, refused (FetchError) when over the spec's limits: files,
+    total size, largest file. Nothing is written before this passes."""
+    entries = tree_entries(mirror_dir, sha, limits.max_files, env)
+    files = [(e.size, e.path) for e in entries if e.kind == "blob"]
+    if not files:
+        return entries
+    largest, where = max(files)
+    if largest > limits.max_file_mb * MiB:
+        raise FetchError(
+            f"{printable(where)} is {largest / MiB:.0f} MiB, over the {limits.max_file_mb:g} "
+            "MiB limit (limits.max_file_mb in the spec); nothing was checked out"
+        )
+    total = sum(size for size, _ in files)
+    if total > limits.max_total_mb * MiB:
+        raise FetchError(
+            f"the graded commit's files are {total / MiB:.0f} MiB in all, over the "
+            f"{limits.max_total_mb:g} MiB limit (limits.max_total_mb in the spec); nothing "
+            "was checked out"
+        )
+    return entries
+
+
+def checkout(
+    mirror_dir: Path,
+    sha: str,
+    dest: str | Path,
+    limits: SubmissionLimits | None = None,
+    env: dict[str, str] | None = None,
+) -> list[str]:
+    """Write the tree of ``sha`` into ``dest`` (no .git), once it is within ``limits``
+    (``env``: extra git environment, such as ``trusting`` for a student's own repository).
+    Returns the symlinks removed because they point outside the tree or loop (as
+    'path -> target')."""
+    limits = limits or SubmissionLimits()
     dest = Path(dest).resolve()  # git runs in the mirror: a relative path would land there
-    if dest.exists():
-        shutil.rmtree(dest)
+    if dest.exists() or dest.is_symlink():
+        remove_tree(dest)
+    check_tree(mirror_dir, sha, limits, env)
     dest.mkdir(parents=True)
     with tempfile.TemporaryDirectory(prefix="grader-index-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        run_git("--work-tree", str(dest), "read-tree", sha, cwd=mirror_dir, env=env)
         run_git(
-            "--work-tree", str(dest), "checkout-index", "--all", "--force", cwd=mirror_dir, env=env
-        )
+            "--work-tree", str(dest), "read-tree", "--reset", "-u", sha, cwd=mirror_dir,
+            env={**(env or {}), "GIT_INDEX_FILE": str(Path(tmp) / "index")}, hide=(dest,),
+        )  # fmt: skip
     return remove_escaping_symlinks(dest)
 
 
 def remove_escaping_symlinks(root: Path) -> list[str]:
+    """Remove the links under ``root`` that point outside it or never resolve (a loop);
+    returns them as 'path -> target' (names shown escaped when they are not UTF-8)."""
     root = root.resolve()
     removed = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         for name in [*dirnames, *filenames]:
             path = Path(dirpath) / name
             if not path.is_symlink():
                 continue
             target = os.readlink(path)
-            resolved = (path.parent / target).resolve()
-            if resolved != root and root not in resolved.parents:
+            resolved = Path(os.path.realpath(path))
+            looping = False
+            try:
+                path.stat()
+            except OSError as exc:
+                looping = exc.errno == errno.ELOOP
+            if looping or (resolved != root and root not in resolved.parents):
                 path.unlink()
-                removed.append(f"{path.relative_to(root)} -> {target}")
+                note = " (a loop)" if looping else ""
+                removed.append(printable(f"{path.relative_to(root)} -> {target}{note}"))
     return sorted(removed)
 
 

@@ -6,14 +6,18 @@ The Python API mirrors the CLI: ``load_assignment``, ``grade`` (instructor, pinn
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import traceback
+import uuid
 from collections.abc import Mapping
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from grader import __version__
+from grader.budget import Budget, OverBudget, can_fork, run_bounded
 from grader.checks.base import CheckContext
 from grader.checks.registry import REGISTRY, args_models
 from grader.course import COURSE_FILE, find_course, load_course, semester_resolver
@@ -34,7 +38,13 @@ from grader.results import (
 )
 from grader.scoring import late_fraction, maximum, points_for
 from grader.settings import RerunMode, RunSettings
-from grader.spec import AssignmentSpec, CheckSpec, SpecError, SpecProblem, load_spec
+from grader.spec import (
+    AssignmentSpec,
+    CheckSpec,
+    SpecError,
+    SpecProblem,
+    load_spec,
+)
 from grader.submission import Submission, fetch_submission, worktree_submission
 
 # who judges a milestone check that a self-check outside a git repository cannot pin
@@ -68,7 +78,8 @@ def run_check(
     previous: list[CheckResult] | None = None,
     settings: RunSettings | None = None,
 ) -> CheckResult:
-    """Run one check; any exception inside it becomes an `error` result, never a crash."""
+    """Run one check in this process; any exception inside it becomes an `error` result,
+    never a crash. (``run_checks`` runs the spec's checks under their budget.)"""
     snapshot = submission.snapshot_for(check.milestone)
     cls = REGISTRY[check.check]
     unpinned = check.milestone is not None and check.milestone not in submission.milestones
@@ -95,14 +106,107 @@ def run_check(
             outcome = cls().run(ctx, cls.Args.model_validate(check.args))
         except Exception as exc:  # a bug or a hostile file must not stop the batch
             outcome = outcome_of_exception(exc)
+        outcome = _without_host_paths(outcome, snapshot.workdir)
+    return _check_result(check, outcome, None if unpinned else snapshot.commit)
+
+
+def _check_result(check: CheckSpec, outcome: CheckOutcome, commit: str | None) -> CheckResult:
     points, max_points = points_for(outcome, check.points)
     return CheckResult(
         id=check.key, status=outcome.status, points=points, max_points=max_points,
         message=outcome.message, evidence=outcome.evidence, facts=outcome.facts,
-        check=check.check, title=check.title or cls.title, explanation=check.explanation,
-        required=check.required, milestone=check.milestone,
-        commit=None if unpinned else snapshot.commit, pending=outcome.pending,
+        check=check.check, title=check.title or REGISTRY[check.check].title,
+        explanation=check.explanation, required=check.required, milestone=check.milestone,
+        commit=commit, pending=outcome.pending,
     )  # fmt: skip
+
+
+def _budgeted(check: CheckSpec) -> bool:
+    return can_fork() and not REGISTRY[check.check].runs_in_sandbox
+
+
+def run_checks(
+    spec: AssignmentSpec, submission: Submission, settings: RunSettings
+) -> list[CheckResult]:
+    """Every check of the spec in order, each under the spec's budget enforced from outside
+    it (``grader.budget``: a forked worker with an address-space limit, killed at the time
+    limit). A check over its budget is an `error` of its own: the submission's files made
+    it slow or hungry, and the other checks are graded. (The environment's failures, such
+    as a sandbox that cannot start, git's network timeout or a full disk, are "not graded
+    (environment)" instead.) A check whose untrusted work runs in the sandbox under the
+    sandbox's own limits (the rerun) runs in this process."""
+    results: list[CheckResult] = []
+    cache: dict = {}
+    run = uuid.uuid4().hex  # the worker's cache for this submission's checks
+    budget = Budget(spec.limits.check_seconds, spec.limits.check_memory_mb)
+    for check in spec.checks:  # in spec order; a check may read the results before it
+        if not _budgeted(check):
+            results.append(run_check(spec, check, submission, cache, results, settings))
+            continue
+        try:
+            answer = run_bounded(
+                _checked, run, spec, check, submission, results, settings, budget=budget
+            )
+            results.append(CheckResult.from_dict(answer))
+        except (OverBudget, RuntimeError) as exc:
+            commit = submission.snapshot_for(check.milestone).commit
+            results.append(_check_result(check, _stopped(exc), commit))
+    return results
+
+
+_WORKER_CACHE: dict[str, dict] = {}
+
+
+def _checked(
+    run: str,
+    spec: AssignmentSpec,
+    check: CheckSpec,
+    submission: Submission,
+    previous: list[CheckResult],
+    settings: RunSettings,
+) -> dict[str, Any]:
+    """In the budget's worker: one check, as plain data. Loads the check's trusted helpers
+    first (``warm_up``, once per worker); ``ctx.cache`` lives as long as ``run``."""
+    cls = REGISTRY[check.check]
+    if cls not in _WARM:
+        _WARM.add(cls)
+        with contextlib.suppress(Exception):  # an optional library missing: the check says so
+            cls.warm_up()
+    if run not in _WORKER_CACHE:
+        _WORKER_CACHE.clear()
+        _WORKER_CACHE[run] = {}
+    return asdict(run_check(spec, check, submission, _WORKER_CACHE[run], previous, settings))
+
+
+_WARM: set[type] = set()
+
+
+def _stopped(exc: Exception) -> CheckOutcome:
+    if isinstance(exc, OverBudget):
+        key = "check_seconds" if exc.kind == "time" else "check_memory_mb"
+        detail = f" ({exc.detail})" if exc.detail else ""
+        return CheckOutcome(
+            Status.ERROR,
+            f"the check stopped at its {exc.kind} budget of {exc.amount} (limits.{key} in the "
+            f"spec) on this submission's files{detail}; the other checks were graded",
+            facts={"budget": exc.kind},
+        )
+    return CheckOutcome(Status.ERROR, f"the check could not finish: {exc}")
+
+
+def _without_host_paths(outcome: CheckOutcome, workdir: Path) -> CheckOutcome:
+    """The checkout's own path never shows (an error naming a file says its relative path)."""
+    roots = sorted({str(workdir), str(workdir.resolve())}, key=len, reverse=True)
+
+    def clean(text: str) -> str:
+        for root in roots:
+            text = text.replace(root + "/", "").replace(root, ".")
+        return text
+
+    outcome.message = clean(outcome.message)
+    for item in outcome.evidence:
+        item.path, item.detail = clean(item.path), clean(item.detail)
+    return outcome
 
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -152,9 +256,7 @@ def evaluate(
         submission.main.committed_at.isoformat() if submission.main.committed_at else None
     )
     result.pin = submission.pin
-    cache: dict = {}
-    for check in spec.checks:  # in spec order; a check may read the results before it
-        result.checks.append(run_check(spec, check, submission, cache, result.checks, settings))
+    result.checks = run_checks(spec, submission, settings)  # a check reads those before it
     result.gates = evaluate_gates(spec, submission, result.checks)
     raw = sum(c.points for c in result.checks)
     result.max_score = maximum(result.checks)
@@ -164,7 +266,7 @@ def evaluate(
         lost = late_fraction(spec.late, late_at, submission.main.deadline)
         result.late_penalty = round(raw * lost, 4)
     result.score = round(raw - result.late_penalty, 4)
-    return result
+    return result.printable()  # file names are bytes: shown escaped, never a crash to write
 
 
 def grade(
@@ -200,7 +302,7 @@ def grade(
     except FetchError as exc:
         result = _result(spec, student, repo, effective)
         result.error = str(exc)
-        return result
+        return result.printable()
     except Exception as exc:  # an unexpected failure is still one student's result
         result = _result(spec, student, repo, effective)
         outcome = outcome_of_exception(exc)
@@ -209,7 +311,9 @@ def grade(
             result.error_kind = "environment"
         else:
             result.error = f"internal error while fetching: {type(exc).__name__}: {exc}"
-        return result
+        for path in (work_dir, cache_dir or default_cache_dir()):  # no host path shown
+            result.error = result.error.replace(str(Path(path).resolve()), "<grader>")
+        return result.printable()
     return evaluate(spec, submission, settings)
 
 
@@ -234,6 +338,7 @@ def write_outputs(
     from grader.report import render_report  # rendering is the report layer's job
 
     output_dir(out_dir)
+    result = result.printable()
     json_path = write_result(result, out_dir / "result.json")
     html_path = atomic_write(out_dir / "report.html", render_report(result, spec), sync=False)
     return json_path, html_path

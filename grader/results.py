@@ -16,6 +16,30 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = 1
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` made safe to write as UTF-8. File names are bytes: a name that is not UTF-8
+    (``r\\xe9sum\\xe9.py`` in Latin-1) reaches Python as surrogate escapes (``os.fsdecode``),
+    which no UTF-8 file can hold; each such byte is shown as a visible ``\\xNN`` escape."""
+    return _SURROGATE.sub(_escape_surrogate, text) if _SURROGATE.search(text) else text
+
+
+def printable_data(value: Any) -> Any:
+    """``printable`` applied to every string (keys included) of JSON-like data."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable_data(k): printable_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [printable_data(v) for v in value]
+    return value
 
 
 class Status(StrEnum):
@@ -110,6 +134,13 @@ class CheckResult:
     commit: str | None = None
     pending: str = ""  # which run judges it, when this one could not (see CheckOutcome)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        raw = dict(data)
+        raw["status"] = Status(raw["status"])
+        raw["evidence"] = [Evidence(**e) for e in raw.get("evidence", [])]
+        return cls(**raw)
+
 
 @dataclass
 class Anomaly:
@@ -171,10 +202,15 @@ class SubmissionResult:
     schema: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Plain data, every string printable (see ``printable``)."""
+        data = printable_data(asdict(self))
         ordered = {"schema": data.pop("schema")}
         ordered.update(data)
         return ordered
+
+    def printable(self) -> SubmissionResult:
+        """A copy whose every string can be written as UTF-8 (names shown escaped)."""
+        return SubmissionResult.from_dict(self.to_dict())
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str)
@@ -187,12 +223,7 @@ class SubmissionResult:
         data = dict(data)
         pin = dict(data.pop("pin", {}) or {})
         pin["anomalies"] = [Anomaly(**a) for a in pin.get("anomalies", [])]
-        checks = []
-        for raw in data.pop("checks", []):
-            raw = dict(raw)
-            raw["status"] = Status(raw["status"])
-            raw["evidence"] = [Evidence(**e) for e in raw.get("evidence", [])]
-            checks.append(CheckResult(**raw))
+        checks = [CheckResult.from_dict(raw) for raw in data.pop("checks", [])]
         known = {f for f in cls.__dataclass_fields__}
         extra = {k: v for k, v in data.items() if k in known}
         return cls(pin=PinInfo(**pin), checks=checks, **extra)

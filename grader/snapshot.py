@@ -10,7 +10,6 @@ miss a legitimate last push), and only once per deadline unless asked again.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,9 @@ from grader import __version__, fetch, github_activity
 from grader.fetch import FetchError
 from grader.ledger import FINAL, Entry, Ledger, append, load_ledger
 from grader.pinning import pin_commit
+from grader.results import EnvironmentFailure
 from grader.spec import AssignmentSpec
+from grader.tree import remove_tree
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ def _keep_objects(mirror_dir: Path, head: str, deadline: datetime, branch: str) 
             try:
                 fetch.checkout(mirror_dir, sha, scratch / "tree")
             finally:
-                shutil.rmtree(scratch, ignore_errors=True)
-    except (FetchError, OSError) as exc:
+                remove_tree(scratch)  # iterative: a deep hostile tree is no RecursionError
+    except (FetchError, EnvironmentFailure, OSError) as exc:
         return f"incomplete: {exc}"
     return "complete"
 
@@ -115,6 +116,9 @@ def observe(
     except FetchError as exc:
         finished = now()
         record["error"] = str(exc)
+    except EnvironmentFailure as exc:  # the network, the disk: recorded, never the end of the class
+        finished = now()
+        record["error"] = f"not observed (environment): {exc}"
     record["observed_at"] = finished.isoformat()
     pushed = github_activity.evidence(target.repo, record["branch"] or "main", finished)
     if pushed is not None:

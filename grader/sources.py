@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.ipynb import read_notebook
+from grader.results import printable
 from grader.tree import matches, walk_files
 
 MAX_SOURCE_BYTES = 2_000_000
@@ -65,25 +66,26 @@ def collect_sources(
     base, candidates = _matching(root, include)
     found = []
     for rel in candidates:
-        path = base / rel
+        path = base / rel  # the name as on disk; shown escaped when it is not UTF-8
+        shown = printable(rel)
         if path.is_symlink() or not path.is_file():
             continue
         notebook = rel.lower().endswith(".ipynb")
         limit = MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES
         if path.stat().st_size > limit:
-            notes.append(f"{label}: {rel} skipped (over {limit // 1_000_000} MB)")
+            notes.append(f"{label}: {shown} skipped (over {limit // 1_000_000} MB)")
             continue
         try:
             text = path.read_text(encoding="utf-8")
             if notebook:
                 text = notebook_code(text)
         except UnicodeDecodeError:
-            notes.append(f"{label}: {rel} skipped (not UTF-8 text)")
+            notes.append(f"{label}: {shown} skipped (not UTF-8 text)")
             continue
         except Exception as exc:  # a malformed notebook is the student's problem, not ours
-            notes.append(f"{label}: {rel} skipped (not a readable notebook: {exc})"[:300])
+            notes.append(f"{label}: {shown} skipped (not a readable notebook: {exc})"[:300])
             continue
-        found.append(SourceFile(rel, text, language_of(rel)))
+        found.append(SourceFile(printable(rel), text, language_of(rel)))
     return found
 
 
@@ -98,7 +100,7 @@ def stamp(roots: Iterable[Path], include: list[str], salt: str = "") -> str:
     ``salt``): it changes whenever what ``collect_sources`` would read may have changed."""
     digest = hashlib.sha256(salt.encode())
     for root in roots:
-        digest.update(f"{root}\0".encode())
+        digest.update(f"{root}\0".encode("utf-8", "surrogateescape"))
         try:
             base, files = _matching(root, include)
         except (OSError, RecursionError) as exc:  # a hostile tree: its own entry, no crash
@@ -109,5 +111,6 @@ def stamp(roots: Iterable[Path], include: list[str], salt: str = "") -> str:
                 info = (base / rel).lstat()
             except OSError:
                 continue
-            digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0".encode())
+            entry = f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\0"
+            digest.update(entry.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()

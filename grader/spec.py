@@ -158,6 +158,21 @@ class SimilaritySpec(Frozen):
     max_pairs: int = Field(200, ge=1, description="list at most this many pairs for the class")
 
 
+class SubmissionLimits(Frozen):
+    """What one submission may cost the grader. A checkout over the tree limits is a failed
+    result (the submission's); a check over its budget is an `error` of that check alone."""
+
+    max_files: int = Field(100_000, ge=1, description="files in the graded commit's tree")
+    max_total_mb: float = Field(2048, gt=0, description="their total size (MiB)")
+    max_file_mb: float = Field(200, gt=0, description="the largest single file (MiB)")
+    check_seconds: float = Field(
+        300, gt=0, description="wall time of one check (a rerun has its own limits)"
+    )
+    check_memory_mb: int = Field(
+        2048, ge=64, description="memory one check may use beyond the grader's own (MiB)"
+    )
+
+
 class CheckSpec(Frozen):
     check: str = Field(description="the registered check type, e.g. 'files'")
     id: str | None = Field(None, pattern=ID_RE, description="unique id; defaults to `check`")
@@ -204,6 +219,7 @@ class AssignmentSpec(Frozen):
     )
     repo_url_pattern: str | None = None
     similarity: SimilaritySpec = SimilaritySpec()
+    limits: SubmissionLimits = SubmissionLimits()
     _source: str | None = PrivateAttr(None)  # the file it was loaded from, if any
 
     @property

@@ -13,7 +13,7 @@ from grader.fetch import FetchError
 from grader.ledger import FINAL
 from grader.pin_evidence import DATES, PinBasis, pin_basis
 from grader.pinning import PinDecision, find_anomalies, lateness_source, pin_commit
-from grader.results import Anomaly, PinInfo
+from grader.results import Anomaly, EnvironmentFailure, PinInfo
 from grader.spec import AssignmentSpec, LateMode
 
 
@@ -161,7 +161,7 @@ def fetch_submission(
     main = Snapshot(
         work_dir / "checkout", decision.commit.sha, decision.commit.committed_at, deadline
     )
-    pin.symlinks_outside = fetch.checkout(mirror_dir, main.commit, main.workdir)
+    pin.symlinks_outside = fetch.checkout(mirror_dir, main.commit, main.workdir, spec.limits)
     submission = Submission(student, repo, main, pin)
     pin_milestones(spec, history, mirror_dir, work_dir, submission, snapshots=snapshots)
     return submission
@@ -175,11 +175,13 @@ def pin_milestones(
     submission: Submission,
     inside: str = "",
     snapshots: Mapping[str, dict[str, Any]] | None = None,
+    git_env: dict[str, str] | None = None,
 ) -> None:
     """Pin every milestone at its own deadline in ``history`` and check its commit out
     under ``work_root/checkout-<id>`` (``inside``: the submission's folder in the repo).
     The same for the instructor's run (a mirror, with the ledger's ``snapshots`` and
-    GitHub's push times as evidence) and a self-check (the student's repo: its own dates)."""
+    GitHub's push times as evidence) and a self-check (the student's repo: its own dates,
+    ``git_env`` trusting it). Each checkout is within the spec's limits."""
     pin = submission.pin
     for milestone in spec.milestones:
         m_deadline = spec.milestone_deadline(milestone.id)
@@ -204,7 +206,7 @@ def pin_milestones(
             info["error"] = m_decision.reason
         else:
             target = work_root / f"checkout-{milestone.id}"
-            removed = fetch.checkout(git_dir, m_decision.commit.sha, target)
+            removed = fetch.checkout(git_dir, m_decision.commit.sha, target, spec.limits, git_env)
             snap = Snapshot(
                 target / inside if inside else target,
                 m_decision.commit.sha,
@@ -250,10 +252,13 @@ def worktree_submission(
     repo_root = next((p for p in (path, *path.parents) if (p / ".git").exists()), None)
     if repo_root is None:
         return submission
+    # the student's own tree, on their machine or CI: trusted to be theirs (a CI checkout
+    # owned by another uid needs safe.directory, global config is never read)
+    trust = fetch.trusting(repo_root)
     try:
         status = fetch.run_git(
             "status", "--porcelain", "-z", "--untracked-files=all", "--", str(path),
-            cwd=repo_root,
+            cwd=repo_root, env=trust,
         )  # fmt: skip
         inside = "" if repo_root == path else path.relative_to(repo_root).as_posix() + "/"
         pin.uncommitted = [
@@ -261,7 +266,7 @@ def worktree_submission(
             for name in _porcelain_paths(status)
             if ".grader/" not in f"/{name}"
         ]
-        history = fetch.read_history(repo_root, None)
+        history = fetch.read_history(repo_root, None, trust)
         pin.branch = history.branch
         pin.tip = history.tip.sha
         main.commit, main.committed_at = history.tip.sha, history.tip.committed_at
@@ -275,11 +280,13 @@ def worktree_submission(
             spec.pin.author_committer_gap_days,
         )  # fmt: skip
         # a shallow clone (CI's default) lacks the commits a milestone is pinned at
-        shallow = fetch.run_git("rev-parse", "--is-shallow-repository", cwd=repo_root)
+        shallow = fetch.run_git("rev-parse", "--is-shallow-repository", cwd=repo_root, env=trust)
         if spec.milestones and shallow.strip() != "true":
             work_root = path / ".grader" / "milestones"
-            pin_milestones(spec, history, repo_root, work_root, submission, inside.rstrip("/"))
-    except FetchError as exc:
+            pin_milestones(
+                spec, history, repo_root, work_root, submission, inside.rstrip("/"), git_env=trust
+            )
+    except (FetchError, EnvironmentFailure) as exc:
         pin.branch = f"(history not readable: {exc})"
         pin.milestones.clear()
         submission.milestones.clear()

@@ -10,7 +10,9 @@ unless asked otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -49,6 +51,70 @@ def matches(
 def _matcher(wanted: tuple[str, ...], unwanted: tuple[str, ...], flags: int) -> wglob.WcMatcher:
     """Globs compiled once per process (a check matches the same globs against every file)."""
     return wglob.compile(list(wanted), flags=flags, exclude=list(unwanted) or None)
+
+
+def walk(root: str | Path) -> Iterator[tuple[str, list[str], list[str]]]:
+    """``os.walk(root)`` (top-down, links never followed into, unreadable folders skipped)
+    without recursion: a submission may nest folders deeper than Python's recursion limit
+    (1,100 levels end ``os.walk`` in a RecursionError). Prune by editing ``dirnames``."""
+    pending = [os.fspath(root)]
+    while pending:
+        top = pending.pop()
+        dirnames: list[str] = []
+        filenames: list[str] = []
+        try:
+            with os.scandir(top) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        is_dir = False
+                    (dirnames if is_dir else filenames).append(entry.name)
+        except OSError:
+            continue
+        yield top, dirnames, filenames
+        pending.extend(os.path.join(top, d) for d in reversed(dirnames))
+
+
+def remove_tree(path: str | Path) -> None:
+    """Remove a folder and everything in it, however deep (``shutil.rmtree`` recurses);
+    links are removed, never followed. Errors are ignored, as ``rmtree(ignore_errors=True)``."""
+    path = os.fspath(path)
+    if os.path.islink(path) or not os.path.isdir(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+    folders = []
+    for dirpath, _dirnames, filenames in walk(path):
+        folders.append(dirpath)
+        for name in filenames:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(dirpath, name))
+    for folder in reversed(folders):  # children before their parents
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def copy_tree(source: str | Path, dest: str | Path, skip: Iterable[str] = ()) -> None:
+    """Copy a folder like ``shutil.copytree(symlinks=True)`` without recursion (into ``dest``,
+    made if missing); folders and files named in ``skip`` are left out at any depth."""
+    source, dest = os.fspath(source), os.fspath(dest)
+    unwanted = frozenset(skip)
+    os.makedirs(dest, exist_ok=True)
+    for dirpath, dirnames, filenames in walk(source):
+        dirnames[:] = [d for d in dirnames if d not in unwanted]
+        target = os.path.join(dest, os.path.relpath(dirpath, source))
+        for name in dirnames:
+            os.mkdir(os.path.join(target, name))
+        for name in filenames:
+            if name in unwanted:
+                continue
+            src = os.path.join(dirpath, name)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), os.path.join(target, name))
+            else:
+                shutil.copy2(src, os.path.join(target, name))
+        shutil.copystat(dirpath, target)
 
 
 def walk_files(root: str | Path, ignored: Iterable[str] = IGNORED_DIRS) -> Iterator[str]:

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from grader.budget import stop_worker
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,3 +25,12 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(
         "GRADER_LOCK_DIR", str(Path(tempfile.gettempdir()) / "grader-sandbox" / "locks")
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_check_worker() -> Iterator[None]:
+    """Checks run in a long-lived worker forked from this process (grader.budget): each test
+    gets one forked after its own patches, never one left by an earlier test."""
+    stop_worker()
+    yield
+    stop_worker()

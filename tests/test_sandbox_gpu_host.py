@@ -5,6 +5,7 @@ requirements install (wheelhouse, on-disk TMPDIR, one build at a time)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -212,12 +213,15 @@ class RecordingSandbox:
         return RunOutput(list(command), 0, "", "", self.seconds)
 
 
+PINNED = "numpy==2.1.0 --hash=sha256:" + "ab" * 32 + "\n"  # what may share a cached venv
+
+
 def test_the_install_uses_a_disk_tmpdir_and_local_wheels(tmp_path):
     """pip unpacked into the 1 GB in-memory /tmp (a CUDA torch wheel does not fit) and
     could not see an instructor's local wheel folder."""
     req = tmp_path / "beadás" / "requirements.txt"
     req.parent.mkdir()
-    req.write_text("numpy\n")
+    req.write_text(PINNED)  # pinned and hashed: the shared cache builds it
     wheels = tmp_path / "kerekek"
     wheels.mkdir()
     sandbox = RecordingSandbox()
@@ -232,9 +236,34 @@ def test_the_install_uses_a_disk_tmpdir_and_local_wheels(tmp_path):
     assert not tmpdir.exists()  # removed after the install
 
 
+def test_a_private_install_also_gets_a_disk_tmpdir_and_local_wheels(tmp_path):
+    """A requirements file that may not share a venv (unpinned) is built in the run's own
+    folder, with pip's scratch next to it (not in the shared cache) and the wheel folders."""
+    req = tmp_path / "beadás" / "requirements.txt"
+    req.parent.mkdir()
+    req.write_text("numpy\n")
+    wheels = tmp_path / "kerekek"
+    wheels.mkdir()
+    run_dir = tmp_path / "run-1"
+    run_dir.mkdir()
+    sandbox = RecordingSandbox()
+    python, install = submission_venv(
+        req, PY, tmp_path / "cache", sandbox, Limits(), network=False, find_links=(wheels,),
+        private_dir=run_dir / "venv",
+    )  # fmt: skip
+    call = sandbox.calls[0]
+    tmpdir = Path(call["env"]["TMPDIR"])
+    assert tmpdir.parent == run_dir and not tmpdir.exists()
+    assert python == run_dir / "venv" / "bin" / "python"
+    assert "--require-hashes" not in call["command"]
+    assert call["command"][-3:] == ["--find-links", "/wheels/0", "--no-index"]
+    assert any("for this submission only" in w for w in install.warnings)
+    assert not (tmp_path / "cache" / "venvs").exists()
+
+
 def test_two_installs_of_the_same_requirements_build_once(tmp_path):
     req = tmp_path / "requirements.txt"
-    req.write_text("numpy\n")
+    req.write_text(PINNED)
     sandbox = RecordingSandbox(seconds=0.5)
     results = []
 
@@ -275,13 +304,13 @@ def test_an_offline_install_from_a_wheelhouse(tmp_path, monkeypatch):
         os.chmod(base, 0o755)
         wheels = base / "wheelhouse"
         wheels.mkdir()
-        _wheel(wheels, "kiserlet", "0.1")
+        digest = hashlib.sha256(_wheel(wheels, "kiserlet", "0.1").read_bytes()).hexdigest()
         monkeypatch.setenv("GRADER_WHEELHOUSE", str(wheels))
         from grader.sandbox.envs import wheelhouses
 
         sandbox = BubblewrapSandbox(uid=61025)
         work = prepare_workdir(None, sandbox.uid)
-        (work / "requirements.txt").write_text("kiserlet==0.1\n")
+        (work / "requirements.txt").write_text(f"kiserlet==0.1 --hash=sha256:{digest}\n")
         python, install = submission_venv(
             work / "requirements.txt", PY, base / "cache", sandbox, Limits(wall_s=120),
             sandbox.uid, network=False, find_links=wheelhouses(),

@@ -12,11 +12,11 @@ them, and rightly so: the report counts commits after the deadline.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import random
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +26,8 @@ from typing import Any
 
 from grader import __version__
 from grader.checks.registry import REGISTRY
-from grader.fetch import GIT_ENV, SAFE_CONFIG, FetchError, normalize_url
+from grader.fetch import FetchError, normalize_url
+from grader.gitrun import network_limits, spawn
 from grader.paths import instructor_dir
 from grader.settings import RunSettings
 from grader.spec import AssignmentSpec
@@ -94,27 +95,20 @@ class TransientError(Exception):
 
 
 def ls_remote(repo: str, timeout: float = 60.0) -> str:
-    """The refs of ``repo`` (``git ls-remote --symref``). Raises FetchError (missing or
-    private repository) or TransientError (the network)."""
+    """The refs of ``repo`` (``git ls-remote --symref``), through the grader's git runner
+    (no global configuration, limits). Raises FetchError (missing or private repository)
+    or TransientError (the network)."""
     url = normalize_url(repo)  # FetchError for a local path that does not exist
-    try:
-        done = subprocess.run(
-            ["git", *SAFE_CONFIG, "ls-remote", "--symref", "--", url],
-            capture_output=True, text=True, timeout=timeout, check=False,
-            env={**_base_env(), **GIT_ENV},
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise TransientError(f"git ls-remote timed out after {timeout:g} s") from None
-    if done.returncode == 0:
-        return done.stdout
+    limits = dataclasses.replace(network_limits(), seconds=timeout)
+    done = spawn(["ls-remote", "--symref", "--", url], cwd=None, env=None, limits=limits)
+    if done.stopped is None and done.returncode == 0:
+        return done.stdout.decode("utf-8", "surrogateescape")
+    if done.stopped == "time":
+        raise TransientError(f"git ls-remote timed out after {timeout:g} s")
     message = " ".join(done.stderr.split()) or f"git ls-remote exited {done.returncode}"
     if is_transient(message):
         raise TransientError(message)
     raise FetchError(message)
-
-
-def _base_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIT_DIR")}
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import fcntl
 import hashlib
 import json
@@ -34,6 +35,7 @@ from grader.ledger import LEDGER_FILE, LedgerError, load_ledger
 from grader.paths import cache_dir as default_cache_dir
 from grader.results import SubmissionResult, Verdict, atomic_write, now_iso, output_dir
 from grader.roster import Roster
+from grader.sandbox.workspace import sandbox_base
 from grader.settings import RerunMode, RunSettings
 from grader.snapshot import snapshots_for
 from grader.spec import AssignmentSpec, dump_spec
@@ -127,14 +129,18 @@ def sandbox_preflight(spec: AssignmentSpec, settings: RunSettings) -> None:
     from grader.checks.registry import REGISTRY
     from grader.sandbox import refusal
 
-    if settings.rerun == RerunMode.NONE:
-        return
-    runs_code = [c.key for c in spec.checks if getattr(REGISTRY[c.check], "runs_code", False)]
+    rerun = settings.rerun != RerunMode.NONE
+    runs_code = [
+        c.key for c in spec.checks
+        if REGISTRY[c.check].runs_code_always or (rerun and REGISTRY[c.check].runs_code)
+    ]  # fmt: skip
     reason = refusal("pinned") if runs_code else None
     if reason is not None:
+        always = [c.key for c in spec.checks if REGISTRY[c.check].runs_code_always]
+        instead = "" if always else "; or run with --rerun none"
         raise BatchError(
             f"--rerun {settings.rerun.value}: the checks {', '.join(runs_code)} run student "
-            f"code, and {reason}. Nothing was graded; or run with --rerun none"
+            f"code, and {reason}. Nothing was graded{instead}"
         )
 
 
@@ -186,6 +192,7 @@ def run_batch(
         sandbox_preflight(spec, settings)
     started = time.perf_counter()
     out = out.resolve()
+    sandbox_base()  # removes what killed graders left under $GRADER_SANDBOX_DIR (run dirs...)
     with _out_lock(out):
         run = _BatchRun(spec, spec_file, roster, out, options, settings, progress)
         run.grade_all()
@@ -328,10 +335,22 @@ class _BatchRun:
             summary.unit_seconds.append(answer["seconds"])
         from grader.report import render_report  # the report layer renders; results stay data
 
-        store.persist_unit(
-            self.out, unit, result, key, lambda r: render_report(r, self.spec), self.book.record,
-            {**extra, "run_id": summary.run_id},
-        )  # fmt: skip
+        try:
+            store.persist_unit(
+                self.out, unit, result, key, lambda r: render_report(r, self.spec),
+                self.book.record, {**extra, "run_id": summary.run_id},
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - one student's files must never stop the class
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise  # OUT itself is full: stop, keep what is done
+            result = _failed_result(
+                self.spec, unit, f"internal error while writing this result "
+                f"({type(exc).__name__}: {exc}); run the batch again to retry this unit",
+            )  # fmt: skip
+            store.persist_unit(
+                self.out, unit, result, None, lambda r: render_report(r, self.spec), None,
+                {**extra, "run_id": summary.run_id},
+            )  # fmt: skip
         outcome = store.outcome_of(result)
         summary.graded += 1
         summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + len(unit.members)

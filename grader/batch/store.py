@@ -80,6 +80,7 @@ def persist_unit(
     done markers. Returns the members' results. A result the environment stopped
     ("not graded (environment)") is written but never marked as cached: the next run
     grades it again."""
+    result = result.printable()  # names that are not UTF-8 are shown escaped, never a crash
     if result.verdict == Verdict.ENVIRONMENT:
         key = None
     if unit.neptuns == [result.student]:

@@ -81,13 +81,28 @@ class CheckContext:
 
 
 class Check:
-    """Subclass, set ``title``/``Args``, implement ``run``; add one registry line."""
+    """Subclass, set ``title``/``Args``, implement ``run``; add one registry line.
+
+    ``run`` reads untrusted files, so the pipeline runs it in a child process under the
+    spec's budget (``limits.check_seconds``, ``limits.check_memory_mb``); what it puts in
+    ``ctx.cache`` there is lost (it is only a cache). ``warm_up`` loads, once and in the
+    grader, what is trusted and costly to load (a language model, a library), so that no
+    child pays for it again. A check whose untrusted work runs in the sandbox under the
+    sandbox's own limits sets ``runs_in_sandbox`` and runs in the grader's process, where
+    the run queue and GPU leases live.
+    """
 
     title: ClassVar[str]
     Args: ClassVar[type[Args]] = NoArgs
+    runs_in_sandbox: ClassVar[bool] = False
     # True for checks that run student code in the sandbox: a batch that reruns refuses
-    # to start without a usable sandbox
+    # to start without a usable sandbox (``runs_code_always``: even with --rerun none)
     runs_code: ClassVar[bool] = False
+    runs_code_always: ClassVar[bool] = False
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load what ``run`` needs that is trusted and slow to load (default: nothing)."""
 
     def run(self, ctx: CheckContext, args: Any) -> CheckOutcome:  # pragma: no cover
         raise NotImplementedError

@@ -255,6 +255,10 @@ class DatasetSplitCheck(Check):
     title = "Dataset split and leakage"
     Args = DatasetSplitArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        from PIL import Image  # noqa: F401 - imported once in the grader, not in every check
+
     def run(self, ctx: CheckContext, args: DatasetSplitArgs) -> CheckOutcome:
         root, items = layout_items(ctx.files(), args.root)
         source = "folders"

@@ -22,6 +22,7 @@ from grader.checks.base import Args, Check, CheckContext
 from grader.results import CheckOutcome, Evidence, Status
 from grader.text import language as lang
 from grader.text.prose import ProseError, SkippedFile, extract, kind_of
+from grader.text.prose import warm_up as prose_warm_up
 
 DEFAULT_INCLUDE = [
     "**/*.md", "**/*.markdown", "**/*.rst", "**/*.txt", "**/*.log", "**/*.py", "**/*.ipynb",
@@ -74,6 +75,11 @@ class EnglishArgs(Args):
 class EnglishCheck(Check):
     title = "Written in English"
     Args = EnglishArgs
+
+    @classmethod
+    def warm_up(cls) -> None:
+        lang.detector()
+        prose_warm_up()
 
     def run(self, ctx: CheckContext, args: EnglishArgs) -> CheckOutcome:
         language = (args.language or ctx.spec.language.language).lower()

@@ -5,7 +5,7 @@ Candidates are the PDFs matching ``files``. When some of them are named for what
 (``report``, ``documentation``, ``dokumentacio``, ...), only those are candidates, so a
 downloaded paper cannot stand in for the team's own report. The first candidate that meets
 every requirement is the report; when none does, the message is about the first one.
-The text comes from ``grader.text.prose.pdf_text`` and the language decision from
+The text comes from ``grader.text.prose.read_pdf`` (bounded: pages, text, time) and the language decision from
 ``grader.text.language.assess``, the same logic the ``english`` check uses.
 """
 
@@ -22,7 +22,8 @@ from pydantic import Field
 from grader.checks.base import Args, Check, CheckContext
 from grader.results import CheckOutcome, Evidence, Status
 from grader.text import language as lang
-from grader.text.prose import Passage, ProseError, pdf_text
+from grader.text.prose import Passage, ProseError, read_pdf
+from grader.text.prose import warm_up as prose_warm_up
 
 PREFERRED_NAMES = (
     "report",
@@ -60,6 +61,7 @@ class PdfVerdict:
     share: float | None = None
     line: int | None = None  # the first offending page
     quotes: list[str] = field(default_factory=list)
+    cut: str = ""  # why not every page was read ('' when all were)
 
     def facts(self) -> dict[str, Any]:
         return {
@@ -68,6 +70,7 @@ class PdfVerdict:
             "words": self.words,
             "language": self.language,
             "english_share": round(self.share, 3) if self.share is not None else None,
+            "read": self.cut or "every page",
         }
 
 
@@ -107,12 +110,13 @@ def judge_pdf(
     if size > MAX_PDF_BYTES:
         return PdfVerdict(path, False, f"{size / 2**20:.0f} MiB, over the 64 MiB limit")
     try:
-        pages = pdf_text(ctx.path(path))
+        read = read_pdf(ctx.path(path))
     except ProseError as exc:
         return PdfVerdict(path, False, f"cannot be read: {exc}")
+    pages = read.pages
     words = count_words(pages)
-    verdict = PdfVerdict(path, False, pages=len(pages), words=words)
-    if not pages:
+    verdict = PdfVerdict(path, False, pages=read.page_count, words=words, cut=read.cut)
+    if not read.page_count:
         verdict.problem = "the PDF has no pages"
         return verdict
     if words == 0:
@@ -121,8 +125,8 @@ def judge_pdf(
             "your editor so that its text can be selected"
         )
         return verdict
-    if len(pages) < args.min_pages:
-        verdict.problem = f"{len(pages)} page(s), at least {args.min_pages} expected"
+    if read.page_count < args.min_pages:
+        verdict.problem = f"{read.page_count} page(s), at least {args.min_pages} expected"
         return verdict
     if words < args.min_words:
         verdict.problem = f"{words} words of text, at least {args.min_words} expected"
@@ -156,6 +160,11 @@ class PdfReportCheck(Check):
     title = "PDF report"
     Args = PdfReportArgs
 
+    @classmethod
+    def warm_up(cls) -> None:
+        lang.detector()
+        prose_warm_up()
+
     def run(self, ctx: CheckContext, args: PdfReportArgs) -> CheckOutcome:
         language = args.language or ctx.spec.language.language
         min_share = args.min_share if args.min_share is not None else ctx.spec.language.min_share
@@ -181,6 +190,7 @@ class PdfReportCheck(Check):
                 "report" if v.ok else "rejected",
                 "; ".join(
                     [f"{v.pages} page(s), {v.words} words"]
+                    + ([v.cut] if v.cut else [])
                     + ([v.problem] if v.problem else [])
                     + v.quotes
                 ),
@@ -194,7 +204,7 @@ class PdfReportCheck(Check):
             return CheckOutcome(
                 Status.PASS,
                 f"{chosen.path}: {chosen.pages} page(s), {chosen.words} words, "
-                f"in {lang.language_name(language)}",
+                f"in {lang.language_name(language)}" + (f"; {chosen.cut}" if chosen.cut else ""),
                 evidence,
                 facts,
             )
@@ -202,4 +212,7 @@ class PdfReportCheck(Check):
         others = f" ({len(verdicts) - 1} other PDF(s) rejected too)" if len(verdicts) > 1 else ""
         facts = best.facts()
         facts["candidates"] = len(candidates)
-        return CheckOutcome(Status.FAIL, f"{best.path}: {best.problem}{others}", evidence, facts)
+        cut = f"; {best.cut}" if best.cut else ""
+        return CheckOutcome(
+            Status.FAIL, f"{best.path}: {best.problem}{cut}{others}", evidence, facts
+        )

@@ -73,7 +73,10 @@ class RerunArgs(Args):
     memory_mb: int = Field(8192, ge=64)
     processes: int = Field(512, ge=8)
     file_size_mb: int = Field(2048, ge=1)
-    tmp_mb: int = Field(1024, ge=16)
+    tmp_mb: int = Field(1024, ge=16, description="size of /tmp and of /dev/shm (MiB each)")
+    work_mb: int = Field(
+        4096, ge=16, description="what the run may write into its work dir (MiB; RAM as root)"
+    )
     cell_timeout: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")
@@ -144,6 +147,7 @@ def rerun_history(record: RerunRecord) -> dict:
 class RerunCheck(Check):
     title = "Rerun of the training"
     Args = RerunArgs
+    runs_in_sandbox = True  # student code runs under the sandbox's limits; queue and GPUs here
     runs_code = True
 
     def run(self, ctx: CheckContext, args: RerunArgs) -> CheckOutcome:
@@ -188,7 +192,7 @@ class RerunCheck(Check):
             timeout = args.smoke.timeout or args.timeout
         limits = Limits(
             wall_s=timeout, memory_mb=args.memory_mb, processes=args.processes,
-            file_size_mb=args.file_size_mb, tmp_mb=args.tmp_mb,
+            file_size_mb=args.file_size_mb, tmp_mb=args.tmp_mb, work_mb=args.work_mb,
         )  # fmt: skip
         plan = RerunPlan(
             commands=commands, notebooks=notebooks, mode=mode.value, limits=limits, gpu=args.gpu,
@@ -228,7 +232,7 @@ class RerunCheck(Check):
                 Evidence(
                     "pip install -r requirements.txt",
                     "ok" if record.install.ok else "failed",
-                    record.install.summary()
+                    "; ".join([record.install.summary(), *record.install.warnings])
                     + ("" if record.install.ok else ": " + _tail(record.install.stderr)),
                 ),
             )

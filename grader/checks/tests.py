@@ -150,6 +150,10 @@ def _produced(ctx: CheckContext, args: TestsArgs) -> tuple[dict[str, Path | None
 class TestsCheck(Check):
     title = "Instructor tests"
     Args = TestsArgs
+    # the student's code runs in the sandbox under the session's limits; the run queue, the
+    # GPU leases and the warm pools live in the grader's process (not the check worker)
+    runs_in_sandbox = True
+    runs_code = runs_code_always = True
 
     def run(self, ctx: CheckContext, args: TestsArgs) -> CheckOutcome:
         missing = [m for m in ("pytest", "numpy") if importlib.util.find_spec(m) is None]
@@ -205,6 +209,9 @@ class TestsCheck(Check):
         limits = Limits(
             wall_s=args.budget, memory_mb=args.memory_mb, processes=args.processes,
             tmp_mb=args.tmp_mb,
+            # the work dir holds the submission (at most the spec's checkout size) and what
+            # the student's process writes (tmp_mb)
+            work_mb=int(ctx.spec.limits.max_total_mb) + args.tmp_mb,
         )  # fmt: skip
         plan = SessionPlan(
             files=files, limits=limits, notebook=notebook, timeout=args.timeout,

@@ -23,7 +23,7 @@ from grader.batch.progress import LineProgress
 from grader.class_grades import class_grades
 from grader.cli import app
 from grader.cli.core import SemesterOpt, SpecArg, load_or_exit
-from grader.cli.output import console, err_console
+from grader.cli.output import console, err_console, plain
 from grader.paths import resolve_spec
 from grader.roster import RosterError, load_roster
 from grader.settings import RerunMode
@@ -150,9 +150,9 @@ def print_students(grades: list) -> None:
             f"{g.commits_after_deadline} later commit(s) ignored" if g.commits_after_deadline else ""
         )  # fmt: skip
         table.add_row(
-            escape(g.student), escape(g.name),
+            escape(plain(g.student)), escape(plain(g.name)),
             f"[{VERDICT_STYLE.get(g.verdict, 'white')}]{g.verdict}[/]", score,
-            "" if g.percent is None else f"{g.percent:g}", late, escape(g.reason),
+            "" if g.percent is None else f"{g.percent:g}", late, escape(plain(g.reason)),
         )  # fmt: skip
     console.print(table)
 
@@ -189,6 +189,6 @@ def print_summary(summary: BatchSummary) -> None:
         table.add_row("grades", escape(str(summary.grades)))
     console.print(table)
     for label, message in summary.errors:
-        console.print(f"[magenta]error[/] {escape(label)}: {escape(message)}")
+        console.print(f"[magenta]error[/] {escape(plain(label))}: {escape(plain(message))}")
     for warning in summary.warnings:
-        err_console.print(f"[yellow]warning[/] {escape(warning)}")
+        err_console.print(f"[yellow]warning[/] {escape(plain(warning))}")

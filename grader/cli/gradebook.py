@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.cli import app
-from grader.cli.output import console, err_console, fail
+from grader.cli.output import console, err_console, fail, plain
 from grader.exports import canvas_csv, grades_csv, gradescope_json, junit_xml, moodle_csv
 from grader.exports.common import number
 from grader.exports.lms import feedback
@@ -255,8 +255,8 @@ def export(
     for row in ungraded:
         reason = row.error or "never graded for this assignment"
         err_console.print(
-            f"[yellow]warning[/] {escape(row.student)} has no grade (left blank or out): "
-            f"{escape(reason)}"
+            f"[yellow]warning[/] {escape(plain(row.student))} has no grade (left blank or "
+            f"out): {escape(plain(reason))}"
         )
     if ungraded and not allow_ungraded:
         raise fail(

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from grader.feedback import fix_first, uncommitted_warning
-from grader.results import CheckResult, Status, SubmissionResult
+from grader.results import CheckResult, Status, SubmissionResult, printable
 from grader.spec import AssignmentSpec
 
 LOG_WIDTH = 10_000  # not a terminal (a pipe, a file, a CI log): lines are never wrapped
@@ -39,18 +41,31 @@ STYLE = {
 }
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def plain(text: object) -> str:
+    """Student text made safe for a terminal: control characters (escape sequences that
+    could move the cursor, retitle the window or hide lines) and bytes that are not UTF-8
+    become visible escapes (``\\x1b``). Pass it on as ``Text(...)`` or through ``escape``:
+    never as Rich markup."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", printable(str(text)))
+
+
 def print_result(result: SubmissionResult) -> None:
+    """The result as a table; every student string as plain text (never markup)."""
     if result.error:
-        console.print(f"[bold red]Could not be graded:[/] {result.error}", markup=True)
+        console.print(Text("Could not be graded: ", style="bold red") + Text(plain(result.error)))
         return
     for gate in result.unmet_gates:  # the reason comes first
-        console.print(f"[bold yellow]Not eligible:[/] {escape(gate.get('title') or gate['id'])}: "
-                      f"{escape(str(gate.get('reason', '')))}")  # fmt: skip
+        console.print(f"[bold yellow]Not eligible:[/] {escape(plain(gate.get('title') or gate['id']))}: "
+                      f"{escape(plain(gate.get('reason', '')))}")  # fmt: skip
     for anomaly in result.pin.anomalies:
         if anomaly.kind == "rewritten_after_snapshot":
-            console.print(f"[bold yellow]History rewritten:[/] {escape(anomaly.detail)}")
+            console.print(f"[bold yellow]History rewritten:[/] {escape(plain(anomaly.detail))}")
     table = Table(
-        title=f"{result.title or result.assignment} - {result.student}", title_justify="left"
+        title=Text(plain(f"{result.title or result.assignment} - {result.student}")),
+        title_justify="left",
     )
     table.add_column("Check")
     table.add_column("Status")
@@ -62,26 +77,26 @@ def print_result(result: SubmissionResult) -> None:
         if not check.required:
             name += " (optional)"
         table.add_row(
-            escape(name),
-            f"[{STYLE[check.status]}]{'pending' if check.pending else check.status.value}[/]",
+            Text(plain(name)),
+            Text("pending" if check.pending else check.status.value, style=STYLE[check.status]),
             f"{check.points:g}/{check.max_points:g}",
-            escape(judged_at(result, check)),
-            escape(check.message),
+            Text(plain(judged_at(result, check))),
+            Text(plain(check.message)),
         )
     console.print(table)
     late = f" (late penalty {result.late_penalty:g})" if result.late_penalty else ""
     console.print(f"[bold]Score: {result.score:g} / {result.max_score:g}[/]{late}")
     if result.pin.late_note:
-        console.print(f"[yellow]Late:[/] {escape(result.pin.late_note)}")
+        console.print(f"[yellow]Late:[/] {escape(plain(result.pin.late_note))}")
     pending = result.pending_checks
     if pending:
         console.print("Not judged in this run (their points count in the maximum, not earned yet):")
         for check in pending:
             console.print(
-                f"  - {escape(check.title or check.id)}: judged by {escape(check.pending)}"
+                f"  - {escape(plain(check.title or check.id))}: judged by {escape(plain(check.pending))}"
             )
     if result.assumptions:
-        console.print(f"[dim]What the grader assumes:[/] {escape(result.assumptions)}")
+        console.print(f"[dim]What the grader assumes:[/] {escape(plain(result.assumptions))}")
 
 
 def judged_at(result: SubmissionResult, check: CheckResult) -> str:
@@ -107,13 +122,15 @@ def print_next_steps(result: SubmissionResult, spec: AssignmentSpec | None = Non
         console.print("[bold]Fix these first[/]")
         for number, item in enumerate(fixes, 1):
             style = "yellow" if item.missed else "red"
-            console.print(f"{number:>3}. [{style}]{escape(item.title)}[/]: {escape(item.message)}")
+            console.print(
+                f"{number:>3}. [{style}]{escape(plain(item.title))}[/]: {escape(plain(item.message))}"
+            )
     warning = uncommitted_warning(result)
     if warning:
-        console.print(f"[yellow]note[/] {escape(warning)}")
+        console.print(f"[yellow]note[/] {escape(plain(warning))}")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error <message>`` (escaped) to stderr; the exit to raise."""
-    err_console.print(f"[red]error[/] {escape(message)}")
+    err_console.print(f"[red]error[/] {escape(plain(message))}")
     return typer.Exit(code)

@@ -29,7 +29,8 @@ class Limits:
     processes: int | None = 256  # processes the run may have (see ``effective_tasks``)
     file_size_mb: int | None = 1024  # RLIMIT_FSIZE: the largest single file written
     open_files: int | None = 1024  # RLIMIT_NOFILE
-    tmp_mb: int = 512  # size of the private /tmp (tmpfs)
+    tmp_mb: int = 512  # size of the private /tmp and of the private /dev/shm (tmpfs each)
+    work_mb: int | None = None  # what a run may write into its work dir (sandbox.workspace)
     output_kept: int = 256 * 1024  # bytes kept per stream (head and tail halves)
     output_max: int = 64 * MiB  # bytes per stream after which the run is killed
     # a cgroup bounds the memory of the whole tree (and works for CUDA, where RLIMIT_AS
@@ -128,6 +129,7 @@ LIMIT_WORDS = {
     "output": "output-size limit",
     "file_size": "file-size limit",
     "processes": "process limit",
+    "disk": "disk limit (what a run may write)",
     "gpu_memory": "GPU's memory (the device's own, not a grader limit)",
 }
 

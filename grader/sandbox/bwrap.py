@@ -25,7 +25,6 @@ import shlex
 import shutil
 import stat
 import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,10 @@ from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
 from grader.sandbox.cgroup import Cgroup, unbounded_gpu_words
 from grader.sandbox.cuda import driver_mounts
 from grader.sandbox.gpu import GpuDevice, device_nodes, gpu_env
-from grader.sandbox.identity import identity_env, identity_mounts
+from grader.sandbox.identity import identity_env, identity_files
 from grader.sandbox.layout import layout_args
 from grader.sandbox.process import become_subreaper, reap_orphans, run_output, supervise
+from grader.sandbox.workspace import owner_tag, sandbox_base, watcher
 
 WORK_TARGET = "/submission"
 DEFAULT_UID = int(os.environ.get("GRADER_SANDBOX_UID", "61000"))
@@ -116,6 +116,35 @@ def reachable_by(path: Path, uid: int, gid: int) -> bool:
     return True
 
 
+def shm_args(limits: Limits, version: tuple[int, ...] | None) -> list[str]:
+    """A private /dev/shm of ``tmp_mb`` (bwrap's --dev gives an unsized one: RAM)."""
+    size = ["--size", str(limits.tmp_mb * 1024 * 1024)] if version and version >= (0, 7) else []
+    return [*size, "--tmpfs", "/dev/shm"]
+
+
+def hide_options(argv: list[str], exe: str) -> tuple[list[str], int]:
+    """``argv`` with bubblewrap's options moved into a memory file read with ``--args FD``:
+    inside the sandbox, ``/proc/1/cmdline`` (bwrap's own) then shows no host path (the work
+    dir's, the staging points'). Returns the new argv and the fd (to pass to the child)."""
+    start = argv.index(exe) + 1
+    end = argv.index("--", start)
+    fd = os.memfd_create("bwrap-args", 0)  # not inheritable: passed explicitly
+    os.write(fd, b"".join(os.fsencode(a) + b"\0" for a in argv[start:end]))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return [*argv[:start], "--args", str(fd), *argv[end:]], fd
+
+
+def data_files(texts: dict[str, str]) -> dict[str, int]:
+    """Sandbox path -> a memory file holding its text (for ``--ro-bind-data``)."""
+    files = {}
+    for target, text in texts.items():
+        fd = os.memfd_create("bwrap-data", 0)  # not inheritable: passed explicitly
+        os.write(fd, text.encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        files[target] = fd
+    return files
+
+
 class BubblewrapSandbox:
     """Sandbox on bubblewrap. ``uid`` is the unprivileged uid this slot runs as (root only)."""
 
@@ -178,8 +207,10 @@ class BubblewrapSandbox:
         gpus: tuple[GpuDevice, ...] = (),
         cgroup: Cgroup | None = None,
         stage_dir: Path | None = None,
+        files: dict[str, int] | None = None,
     ) -> tuple[list[str], list[str]]:
-        """The full argv, and the warnings it implies. Pure except for reading paths."""
+        """The full argv, and the warnings it implies. Pure except for reading paths.
+        ``files``: sandbox path -> an fd bubblewrap copies it from (``data_files``)."""
         warnings: list[str] = []
         if self.version and self.version < (0, 7):
             warnings.append(f"{self.name} cannot size /tmp (needs 0.7); /tmp is unbounded")
@@ -204,7 +235,10 @@ class BubblewrapSandbox:
 
         warnings += self.layout_warnings
         args = [self.exe, *self._namespace_args(network), *self._system_args(limits, bool(gpus))]
-        mounts = (*identity_mounts(self.uid, self.gid), *mounts)
+        args += shm_args(limits, self.version)
+        perms = ["--perms", "0644"] if self.version and self.version >= (0, 5) else []
+        for target, fd in (files or {}).items():
+            args += [*perms, "--ro-bind-data", str(fd), target]
         if gpus:
             mounts = (*mounts, *driver_mounts())
         for mount in mounts:
@@ -259,14 +293,21 @@ class BubblewrapSandbox:
         memory = limits.memory_mb * 1024 * 1024 if limits.memory_mb else None
         wanted = self.root and limits.wants_cgroup(bool(gpus))
         cgroup = Cgroup.create(memory, limits.effective_tasks()) if wanted else None
-        stage_parent = Path(tempfile.gettempdir()) / "grader-sandbox-stage"
-        stage_parent.mkdir(mode=0o711, exist_ok=True)
-        stage_dir = stage_parent / f"stage-{uuid.uuid4().hex[:16]}"
+        # under the one root of run dirs, named for this process: a kill -9 leftover is
+        # removed by the next grader (workspace.clean_leftovers)
+        stage_dir = sandbox_base() / f"stage-{owner_tag()}-{uuid.uuid4().hex[:16]}"
+        args_fd = -1
+        files = data_files(identity_files(self.uid, self.gid))
         try:
             argv, warnings = self.build(
                 command, workdir, limits, network=network, mounts=mounts, gpus=gpus,
-                cgroup=cgroup, stage_dir=stage_dir,
+                cgroup=cgroup, stage_dir=stage_dir, files=files,
             )  # fmt: skip
+            if stage_dir.exists() and not reachable_by(stage_dir, self.uid, self.gid):
+                raise SandboxError(
+                    f"{stage_dir.parent} ($GRADER_SANDBOX_DIR) must be reachable by the sandbox "
+                    f"uid {self.uid}: every folder above it needs o+x"
+                )
             full_env = base_env({**identity_env(self.uid), **(env or {})})
             if gpus:
                 full_env.update(gpu_env(gpus))
@@ -274,15 +315,22 @@ class BubblewrapSandbox:
                 full_env["CUDA_VISIBLE_DEVICES"] = ""
             # without root-only steps the uid is dropped by Popen itself (one exec fewer)
             drop = self.root and argv[0] == "prlimit"
+            argv, args_fd = hide_options(argv, self.exe)
+            writable = [workdir, *(m.source for m in mounts if m.writable)]
             done = supervise(
-                argv, env=full_env, cwd=None, limits=limits, stdin=stdin,
+                argv, env=full_env, cwd="/", limits=limits, stdin=stdin,
+                pass_fds=(args_fd, *files.values()),
                 extra_kill=cgroup.kill if cgroup else None,
-                user=(self.uid, self.gid) if drop else None,
+                user=(self.uid, self.gid) if drop else None, watch=watcher(writable),
             )  # fmt: skip
+            args_fd, files = -1, {}  # supervise closed our copies
             oom = cgroup.oom_killed() if cgroup else False
             if self.subreaper:
                 reap_orphans(self.uid)
         finally:
+            for fd in (args_fd, *files.values()):
+                if fd >= 0:
+                    os.close(fd)
             if cgroup is not None:
                 cgroup.remove()
             shutil.rmtree(stage_dir, ignore_errors=True)

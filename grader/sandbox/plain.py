@@ -16,6 +16,7 @@ from grader.sandbox.base import Limits, Mount, RunOutput, SandboxError, base_env
 from grader.sandbox.gpu import GpuDevice, gpu_env
 from grader.sandbox.identity import identity_env
 from grader.sandbox.process import run_output, supervise
+from grader.sandbox.workspace import watcher
 
 GPU_ADVISORY = (
     "GPU isolation is advisory only here: CUDA_VISIBLE_DEVICES names the assigned GPU, but "
@@ -69,7 +70,11 @@ class PlainSandbox:
             launch = ["prlimit", *flags, "--", *argv]
         else:
             warnings.append("prlimit (util-linux) is missing: only the wall time is bounded")
-        done = supervise(launch, env=full_env, cwd=workdir, limits=limits, stdin=stdin)
+        writable = [workdir, *(m.source for m in mounts if m.writable)]
+        done = supervise(
+            launch, env=full_env, cwd=workdir, limits=limits, stdin=stdin,
+            watch=watcher(writable),
+        )  # fmt: skip
         bounded = limits.memory_mb and not gpus
         return run_output(
             argv, done, oom=False, sandbox=self.name, isolated=False, network=True,

@@ -82,10 +82,12 @@ def supervise(
     extra_kill: Callable[[], None] | None = None,
     grace_s: float = 0.5,
     user: tuple[int, int] | None = None,
+    watch: Callable[[], str | None] | None = None,
 ) -> Supervised:
     """Start ``argv`` in a new session and watch it until it ends or a limit is hit.
     ``user`` is (uid, gid) to drop to in the child before exec, with no supplementary
-    groups (needs root)."""
+    groups (needs root). ``watch`` is called about once a second; a limit name it returns
+    (e.g. "disk") stops the run there."""
     drop = {"user": user[0], "group": user[1], "extra_groups": []} if user else {}
     start = time.monotonic()
     proc = subprocess.Popen(
@@ -119,6 +121,7 @@ def supervise(
     deadline = start + limits.wall_s
     exited_at: float | None = None
     killed_for: str | None = None
+    next_watch = start + 1.0
 
     def kill() -> None:
         kill_group(proc.pid)
@@ -131,6 +134,11 @@ def supervise(
             if killed_for is None and now >= deadline:
                 killed_for = "wall_time"
                 kill()
+            if watch is not None and killed_for is None and now >= next_watch:
+                next_watch = now + 1.0
+                killed_for = watch()
+                if killed_for:
+                    kill()
             if proc.poll() is not None:
                 exited_at = exited_at or now
                 if now - exited_at > grace_s:  # a detached child still holds the pipes
@@ -201,16 +209,25 @@ def _children() -> list[str]:
     return found
 
 
+STRAYS = ("grader-checks",)  # a check worker whose grader died (grader.budget): a zombie
+
+
 def reap_orphans(uid: int, wait_s: float = 1.0) -> int:
     """Reap the processes of ``uid`` that were reparented to us (a slot's uid runs one
-    sandbox at a time, so none of them is a child some other code still waits for).
-    Waits up to ``wait_s`` for those still exiting. Returns how many were reaped."""
+    sandbox at a time, so none of them is a child some other code still waits for), and
+    the zombies of check workers whose own grader died (``STRAYS``). Waits up to
+    ``wait_s`` for those still exiting. Returns how many were reaped."""
     reaped = 0
     deadline = time.monotonic() + wait_s
     while True:
         pending = 0
         for pid in _children():
             fields = _status(pid)
+            stray = fields.get("Name", "").strip() in STRAYS
+            if stray and fields.get("State", "").startswith("Z"):
+                with contextlib.suppress(ChildProcessError):
+                    reaped += bool(os.waitpid(int(pid), os.WNOHANG)[0])
+                continue
             if fields.get("Uid", "").split("\t")[0] != str(uid):
                 continue
             if not fields.get("State", "").startswith("Z"):
@@ -258,6 +275,8 @@ def limit_reason(
         return "cpu_time"
     if code == signal.SIGXFSZ or "File too large" in stderr:
         return "file_size"
+    if "No space left on device" in stderr or "Disk quota exceeded" in stderr:
+        return "disk"
     if gpu_memory_exhausted(stderr):  # the device's own memory, not the grader's limit
         return "gpu_memory"
     if re.search(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", stderr):

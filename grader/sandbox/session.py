@@ -135,7 +135,7 @@ def run_plan(
         uid = getattr(sandbox, "uid", None)
         record.device = {"name": "cpu"}  # until the device check below says otherwise
         cache_mounts_, cache_env = cache_mounts(plan.caches, plan.data_dir)
-        work = prepare_workdir(source, uid)
+        work = prepare_workdir(source, uid, work_mb=plan.limits.work_mb)
         before = file_states(work)
         base_mounts = interpreter_mounts(python)
         try:
@@ -149,6 +149,7 @@ def run_plan(
                     plan.limits,
                     uid,
                     network=plan.network,
+                    private_dir=work.parent / "venv",  # goes with the run dir
                     find_links=wheelhouses(plan.find_links),
                 )
             mounts = tuple(

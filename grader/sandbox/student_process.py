@@ -32,7 +32,8 @@ from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox
 from grader.sandbox.envs import interpreter_mounts
 from grader.sandbox.process import processes_of_uid
 from grader.sandbox.session import cache_mounts, python_shim
-from grader.sandbox.workspace import SKIP, discard_workdir, prepare_workdir, sandbox_base
+from grader.sandbox.workspace import discard_workdir, owner_tag, prepare_workdir, sandbox_base
+from grader.tree import NEVER_COPIED, copy_tree
 
 SERVER = Path(__file__).with_name("student_server.py")
 CHANNEL_TARGET = "/grader-channel"
@@ -64,9 +65,12 @@ class StudentProcess:
         self.started = time.monotonic()
         self.stack = ExitStack()  # a pool lease, when the pool started it
         self.pooled = False
-        self.session = Path(tempfile.mkdtemp(prefix="student-", dir=sandbox_base()))
+        # "stage-<owner>-": a leftover of a killed grader is removed by the next one
+        self.session = Path(
+            tempfile.mkdtemp(prefix=f"stage-{owner_tag()}-student-", dir=sandbox_base())
+        )
         os.chmod(self.session, 0o711)
-        self.work = prepare_workdir(None, uid)
+        self.work = prepare_workdir(None, uid, work_mb=profile.limits.work_mb)
         channel = self.session / "channel"
         channel.mkdir(mode=0o755)
         shutil.copyfile(SERVER, channel / "student_server.py")
@@ -137,7 +141,7 @@ class StudentProcess:
     def fill(self, source: Path, overlay: dict[str, Path | None]) -> None:
         """The submission's files (and the rerun's products over them; None takes a
         committed file away) into the work dir."""
-        shutil.copytree(source, self.work, symlinks=True, ignore=SKIP, dirs_exist_ok=True)
+        copy_tree(source, self.work, skip=NEVER_COPIED)
         for rel, host in overlay.items():
             target = self.work / rel
             if host is None:

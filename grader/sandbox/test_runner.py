@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.sandbox.workspace import sandbox_base
+from grader.sandbox.workspace import owner_tag, sandbox_base
 
 if TYPE_CHECKING:
     from grader.sandbox.test_session import TestFile
@@ -94,7 +94,9 @@ class TestRunner:
     def __init__(self, files: list[TestFile], static: dict[str, Any]):
         self.key = runner_key(files, static)
         self.started = time.monotonic()
-        self.session = Path(tempfile.mkdtemp(prefix="tests-", dir=sandbox_base()))
+        self.session = Path(  # "stage-<owner>-": cleaned after a killed grader
+            tempfile.mkdtemp(prefix=f"stage-{owner_tag()}-tests-", dir=sandbox_base())
+        )
         run_dir = _test_dir(files, self.session)
         self.log = self.session / "pytest.log"
         warm_up(files)

@@ -1,68 +1,200 @@
-"""Private, writable copies of a submission for one run, and collecting what it produced.
+"""Private, writable, size-limited copies of a submission for one run, and collecting what
+it produced.
 
 The rerun never touches the graded checkout: it copies it into a directory that only the
 slot's uid can enter (mode 0700 under a 0711 parent), runs there, then collects artifacts.
+
+What a run may write is bounded: as root the work dir is a tmpfs of the submission's size
+plus ``work_mb`` (and a bounded number of files), mounted for this run only; without root
+the sandbox watches the folder's size and stops the run past the same bound (checked every
+second, so it may overshoot by what the run writes in that second).
+
+Everything lives under one root, ``sandbox_base()`` ($GRADER_SANDBOX_DIR): run dirs
+(``run-<pid>-<start>-*``) and staging dirs (``stage-<pid>-<start>-*``) carry the owning
+process, and ``clean_leftovers`` removes those whose process is gone (a ``kill -9``): the
+next batch, or the next run of any grader process, does it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import shutil
+import subprocess
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from grader.tree import NEVER_COPIED, matches
+from grader.tree import NEVER_COPIED, copy_tree, matches, remove_tree, walk
 
-SKIP = shutil.ignore_patterns(*NEVER_COPIED)
+MiB = 1 << 20
+_OWNED = re.compile(r"^(?:run|stage)-(\d+)-(\d+)-")
+_QUOTAS: dict[str, tuple[int, int]] = {}  # folder -> (bytes, files) watched during runs
+_CLEANED = False
+
+
+def _start_time(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot), None when it is gone (or a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def owner_tag() -> str:
+    """``<pid>-<start time>``: names a leftover's owner even after its pid is reused."""
+    return f"{os.getpid()}-{_start_time(os.getpid()) or 0}"
 
 
 def sandbox_base() -> Path:
-    """Where run directories live: $GRADER_SANDBOX_DIR, else <tmp>/grader-sandbox."""
+    """Where run directories live: $GRADER_SANDBOX_DIR, else <tmp>/grader-sandbox. The first
+    call in a process removes what dead processes left there."""
+    global _CLEANED
     base = Path(
         os.environ.get("GRADER_SANDBOX_DIR") or Path(tempfile.gettempdir()) / "grader-sandbox"
     )
     base.mkdir(parents=True, exist_ok=True)
     os.chmod(base, 0o711)
+    if not _CLEANED:
+        _CLEANED = True
+        clean_leftovers(base)
     return base
+
+
+def clean_leftovers(base: Path | None = None) -> list[str]:
+    """Remove the run and staging dirs under ``base`` whose process is gone (unmounting a
+    leftover work tmpfs first). Returns their names."""
+    base = base or sandbox_base()
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in base.iterdir():
+            found = _OWNED.match(entry.name)
+            if not found or _start_time(int(found.group(1))) == int(found.group(2)):
+                continue
+            _unmount(entry / "work")
+            remove_tree(entry)
+            removed.append(entry.name)
+    return removed
+
+
+def _unmount(path: Path) -> None:
+    if os.path.ismount(path):
+        subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
     os.chown(root, uid, gid)
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in walk(root):
         for name in dirnames + filenames:
             os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
 
 
-def prepare_workdir(source: Path | None, uid: int | None = None, gid: int | None = None) -> Path:
+def _size_of(source: Path | None) -> tuple[int, int]:
+    """(bytes, files) of a folder, as a tmpfs would hold them (whole pages)."""
+    size = count = 0
+    if source is None:
+        return size, count
+    for dirpath, dirnames, filenames in walk(source):
+        for name in dirnames + filenames:
+            count += 1
+            with contextlib.suppress(OSError):
+                info = os.lstat(os.path.join(dirpath, name))
+                size += -(-info.st_size // 4096) * 4096
+    return size, count
+
+
+def _mount_tmpfs(work: Path, size: int, files: int, uid: int, gid: int) -> bool:
+    options = f"size={size},nr_inodes={files},mode=0700,uid={uid},gid={gid},nosuid,nodev"
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "grader-work", str(work)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    return done.returncode == 0
+
+
+def prepare_workdir(
+    source: Path | None,
+    uid: int | None = None,
+    gid: int | None = None,
+    *,
+    work_mb: int | None = None,
+    work_files: int = 100_000,
+) -> Path:
     """A fresh run directory holding a copy of ``source`` (or empty), owned by ``uid``.
 
-    Symlinks are copied as links (a link out of the tree points at nothing inside the
-    sandbox). Returns the work dir; remove it with ``discard_workdir``.
+    ``work_mb``: what the run may write beyond the copy (a tmpfs as root, a watched folder
+    otherwise), with at most ``work_files`` new files. Symlinks are copied as links (a link
+    out of the tree points at nothing inside the sandbox). Returns the work dir; remove it
+    with ``discard_workdir``.
     """
-    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=sandbox_base()))
+    run_dir = Path(tempfile.mkdtemp(prefix=f"run-{owner_tag()}-", dir=sandbox_base()))
     work = run_dir / "work"
+    work.mkdir()
+    root = os.geteuid() == 0
+    owner = (uid, uid if gid is None else gid) if uid is not None and root else None
+    if work_mb is not None:
+        size, count = _size_of(source)
+        limit, files = size + work_mb * MiB, count + work_files + 64
+        uid_, gid_ = owner or (os.getuid(), os.getgid())
+        if not (root and _mount_tmpfs(work, limit, files, uid_, gid_)):
+            _QUOTAS[str(work.resolve())] = (limit, files)
     if source is not None:
-        shutil.copytree(source, work, symlinks=True, ignore=SKIP)
-    else:
-        work.mkdir()
-    if uid is not None and os.geteuid() == 0:
-        gid = uid if gid is None else gid
-        _chown_tree(run_dir, uid, gid)
+        copy_tree(source, work, skip=NEVER_COPIED)
+    if owner is not None:
+        _chown_tree(run_dir, *owner)
     os.chmod(run_dir, 0o700)
     return work
 
 
+def limit_folder(path: Path, max_bytes: int, max_files: int) -> None:
+    """Watch ``path`` during sandboxed runs that can write it (see ``watcher``)."""
+    _QUOTAS[str(Path(path).resolve())] = (max_bytes, max_files)
+
+
+def forget_limit(path: Path) -> None:
+    """Stop watching ``path`` (set by ``limit_folder``): no run writes it any more."""
+    _QUOTAS.pop(str(Path(path).resolve()), None)
+
+
+def watcher(paths: Iterable[Path]) -> Callable[[], str | None] | None:
+    """For a run that can write ``paths``: a check (called about once a second) that says
+    "disk" once a watched folder passes its bound; None when none is watched."""
+    keys = [str(Path(p).resolve()) for p in paths]
+    watched = [(Path(key), *_QUOTAS[key]) for key in keys if key in _QUOTAS]
+    if not watched:
+        return None
+
+    def over() -> str | None:
+        for path, max_bytes, max_files in watched:
+            size = count = 0
+            for dirpath, dirnames, filenames in walk(path):
+                for name in dirnames + filenames:
+                    count += 1
+                    with contextlib.suppress(OSError):
+                        size += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+                if size > max_bytes or count > max_files:
+                    return "disk"
+        return None
+
+    return over
+
+
 def discard_workdir(work: Path) -> None:
     """Remove a run directory made by ``prepare_workdir`` (its parent ``run-*`` folder)."""
+    _QUOTAS.pop(str(Path(work).resolve()), None)
+    _unmount(work)
     run_dir = work.parent if work.parent.name.startswith("run-") else work
-    shutil.rmtree(run_dir, ignore_errors=True)
+    remove_tree(run_dir)
 
 
 def file_states(work: Path) -> dict[str, tuple[int, int]]:
     """``{relative path: (mtime_ns, size)}`` of every regular file under ``work``."""
     states = {}
-    for dirpath, _dirnames, filenames in os.walk(work):
+    for dirpath, _dirnames, filenames in walk(work):
         for name in filenames:
             path = Path(dirpath, name)
             if not path.is_symlink():
@@ -86,7 +218,7 @@ def collect_artifacts(
     """
     copied: list[str] = []
     budget = max_bytes
-    for dirpath, dirnames, filenames in os.walk(work):
+    for dirpath, dirnames, filenames in walk(work):
         dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))
         for name in sorted(filenames):
             path = Path(dirpath, name)

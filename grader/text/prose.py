@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -293,8 +294,30 @@ def log_passages(text: str, min_words: int = 3) -> list[Passage]:
 # ---- PDF -------------------------------------------------------------------------------
 
 
-def pdf_text(path: str | Path) -> list[str]:
-    """The text of each page of a PDF (one string per page; '' for a page without text).
+def warm_up() -> None:
+    """Import the PDF and notebook readers now (checks run in children that inherit them)."""
+    import pypdf  # noqa: F401
+
+    import grader.ipynb  # noqa: F401
+
+
+# a PDF's page tree can name one page 90,000 times, each page thousands of text operators:
+# reading stops at a page count, an amount of text and a time (the check's budget bounds the
+# rest from outside)
+MAX_PDF_PAGES = 200
+MAX_PDF_CHARS = 1_000_000
+MAX_PDF_SECONDS = 20.0
+
+
+@dataclass
+class PdfText:
+    pages: list[str]  # the text of each page read ('' for a page without text)
+    page_count: int  # pages the PDF has
+    cut: str = ""  # why reading stopped early, in words ('' when every page was read)
+
+
+def read_pdf(path: str | Path) -> PdfText:
+    """The text of a PDF's pages, within the bounds above.
 
     Raises ProseError with a reason when the PDF cannot be read (broken, encrypted).
     """
@@ -305,12 +328,33 @@ def pdf_text(path: str | Path) -> list[str]:
             reader = PdfReader(str(path))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise ProseError("the PDF is encrypted (password protected)")
-            return [page.extract_text() or "" for page in reader.pages]
+            count = len(reader.pages)
+            pages: list[str] = []
+            chars, start = 0, time.monotonic()
+            for page in reader.pages:
+                if len(pages) >= MAX_PDF_PAGES:
+                    cut = f"the first {len(pages)} pages read (a limit of the grader)"
+                    return PdfText(pages, count, cut)
+                if chars >= MAX_PDF_CHARS or time.monotonic() - start > MAX_PDF_SECONDS:
+                    cut = (
+                        f"the first {len(pages)} pages read ({chars} characters in "
+                        f"{time.monotonic() - start:.0f} s: a limit of the grader)"
+                    )
+                    return PdfText(pages, count, cut)
+                text = page.extract_text() or ""
+                pages.append(text[: MAX_PDF_CHARS - chars])
+                chars += len(pages[-1])
+            return PdfText(pages, count)
     except ProseError:
         raise
     except Exception as exc:  # pypdf raises many types for malformed files
         reason = str(exc).strip() or type(exc).__name__
         raise ProseError(f"not a readable PDF: {reason[:200]}") from exc
+
+
+def pdf_text(path: str | Path) -> list[str]:
+    """The text of each page read of a PDF (see ``read_pdf``)."""
+    return read_pdf(path).pages
 
 
 EXTRACTORS = {
