@@ -54,7 +54,9 @@ class TestsArgs(Args):
     hidden_data: str = Field("hidden_data", description="folder in the instructor dir's <id>/")
     notebook: str | None = Field(None, description="glob of the notebook to execute once")
     points: dict[str, float] = Field(
-        default_factory=dict, description="test name (or node id) -> points"
+        default_factory=dict,
+        description="test -> points, over @pytest.mark.points: the test's name, or "
+        "FILE::NAME with FILE relative to its tests folder",
     )
     default_points: float = Field(1.0, ge=0)
     model_from: str | None = Field(
