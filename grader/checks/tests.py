@@ -267,6 +267,9 @@ def judge(
         "wall_s": record.wall_s, "waited_s": record.waited_s, "model_source": model_source,
         "hidden_visibility": args.hidden_visibility, "timings": record.timings,
     }  # fmt: skip
+    if record.device.get("cpu_reason"):  # the spec wanted a GPU: say why the tests ran on CPU
+        facts["cpu_reason"] = record.device["cpu_reason"]
+        notes.append(f"ran on CPU because {record.device['cpu_reason']}")
     server = record.server
     facts["instructor_only"] = {
         "student_stdout_tail": server.stdout[-2000:] if server else "",
