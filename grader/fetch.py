@@ -54,6 +54,11 @@ def normalize_url(repo: str) -> str:
     if re.match(r"^[a-z][a-z0-9+.-]*://", repo) or re.match(r"^[\w.-]+@[\w.-]+:", repo):
         return gist_clone_url(repo) or repo
     path = Path(repo).expanduser()
+    if path.is_symlink():  # e.g. an upload that unpacks as a link to another student's folder
+        raise FetchError(
+            f"local repository {repo} refused: it is a symbolic link (to {os.readlink(path)}); "
+            "give the folder itself (a link could make it graded as another student's work)"
+        )
     if not path.exists():
         raise FetchError(f"repository not found: {repo} (no such path)")
     return str(path.resolve())

@@ -102,13 +102,15 @@ def _uploads(tmp_path: Path) -> Path:
     (borrow / ".git" / "objects" / "info" / "alternates").write_text(
         str(victim / ".git" / "objects") + "\n"
     )
+    (up / "FOLDLN").symlink_to(victim)  # the roster's path itself links to the victim
     return up
 
 
 def test_a_local_folder_pointing_at_another_students_repository_is_refused(tmp_path) -> None:
     up = _uploads(tmp_path)
     victim_sha = git(up / "VICTIM", "rev-parse", "HEAD")
-    rows = [(name, str(up / name)) for name in ("VICTIM", "GITFIL", "SYMLNK", "REFLNK", "ALTERN")]
+    names = ("VICTIM", "GITFIL", "SYMLNK", "REFLNK", "ALTERN", "FOLDLN")
+    rows = [(name, str(up / name)) for name in names]
     out = tmp_path / "out"
     done = run_grader(
         "batch", str(spec(tmp_path, FILES)), "--roster", str(roster(tmp_path / "r.csv", rows)),
@@ -121,6 +123,7 @@ def test_a_local_folder_pointing_at_another_students_repository_is_refused(tmp_p
         ("SYMLNK", "its .git is a symbolic link"),
         ("REFLNK", "refs/heads/main in its git directory is a symbolic link"),
         ("ALTERN", "it borrows from another repository (objects/info/alternates)"),
+        ("FOLDLN", "it is a symbolic link"),
     ]:
         text = raw_result(out, attacker)
         assert '"commit": null' in text and victim_sha not in text.split('"error"')[0], attacker

@@ -176,11 +176,29 @@ def test_a_weaker_model_gets_partial_credit_and_hidden_output_stays_hidden(cours
     entry = rows["test_command_line_entry_point"]
     assert entry["status"] == "failed" and "predict.py" in entry["message"]
     assert graded["points"] == 1 + 1.5
+    html_rows = report_rows(course / "graded" / "ABC123" / "report.html")
+    assert html_rows["test_accuracy_on_hidden_points"] == ("hidden", "passed", "1.5 / 3")
+    assert html_rows["test_command_line_entry_point"][1:] == ("failed", "0 / 2")
     weak = student_repo(course / "weaker", threshold=1.6)
     rows = {t["name"]: t for t in grade(course, weak)["facts"]["tests"]}
     hidden = rows["test_accuracy_on_hidden_points"]
     assert hidden["status"] == "failed" and hidden["message"] == "(output hidden)"
     assert hidden["where"] is None
+    page = (course / "graded" / "ABC123" / "report.html").read_text(encoding="utf-8")
+    assert "(output hidden)" in page and "hidden accuracy 0." not in page  # what it printed
+
+
+def report_rows(page: Path) -> dict[str, tuple[str, str, str]]:
+    """The per-test rows of a report: name -> (kind, status, points), as a reader sees them."""
+    import re
+    from html import unescape
+
+    found = {}
+    for row in re.findall(r'<tr class="test-[^"]*">(.*?)</tr>', page.read_text("utf-8"), re.S):
+        cells = [unescape(re.sub(r"<[^>]+>", " ", c)).split() for c in
+                 re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]  # fmt: skip
+        found[cells[0][0]] = (" ".join(cells[1]), " ".join(cells[2]), " ".join(cells[3]))
+    return found
 
 
 @pytest.mark.slow
@@ -384,3 +402,22 @@ def test_tests_grade_only_the_model_the_rerun_trained(tmp_path: Path, writes_mod
         assert tests["points"] == 0 and tests["status"] == "fail"
         assert tests["facts"]["model_source"].startswith("none: the rerun produced no new model")
         assert "kimenet/modell.txt not graded" in tests["facts"]["model_source"]
+
+
+@pytest.mark.slow
+def test_the_specs_points_override_the_test_markers(course: Path) -> None:
+    """`points:` in the spec (by test name or node id) wins over @pytest.mark.points; a test
+    with neither gets `default_points`."""
+    spec = (course / "spec" / "mini.yaml").read_text()
+    spec = spec.replace(
+        "      timeout: 20\n",
+        "      timeout: 20\n      points:\n        test_command_line_entry_point: 0.5\n"
+        "        test_public.py::test_predict_returns_one_label_per_row: 4\n",
+    )
+    (course / "spec" / "mini.yaml").write_text(spec)
+    repo = student_repo(course / "pontok", threshold=0.0)
+    mine = self_check(course, repo)
+    rows = {t["name"]: t for t in mine["facts"]["tests"]}
+    assert rows["test_command_line_entry_point"]["points"] == 0.5
+    assert rows["test_predict_returns_one_label_per_row"]["points"] == 4
+    assert mine["facts"]["points_total"] == 4.5

@@ -54,7 +54,9 @@ class TestsArgs(Args):
     hidden_data: str = Field("hidden_data", description="folder in the instructor dir's <id>/")
     notebook: str | None = Field(None, description="glob of the notebook to execute once")
     points: dict[str, float] = Field(
-        default_factory=dict, description="test name (or node id) -> points"
+        default_factory=dict,
+        description="test -> points, over @pytest.mark.points: the test's name, or "
+        "FILE::NAME with FILE relative to its tests folder",
     )
     default_points: float = Field(1.0, ge=0)
     model_from: str | None = Field(
@@ -265,6 +267,9 @@ def judge(
         "wall_s": record.wall_s, "waited_s": record.waited_s, "model_source": model_source,
         "hidden_visibility": args.hidden_visibility, "timings": record.timings,
     }  # fmt: skip
+    if record.device.get("cpu_reason"):  # the spec wanted a GPU: say why the tests ran on CPU
+        facts["cpu_reason"] = record.device["cpu_reason"]
+        notes.append(f"ran on CPU because {record.device['cpu_reason']}")
     server = record.server
     facts["instructor_only"] = {
         "student_stdout_tail": server.stdout[-2000:] if server else "",

@@ -328,23 +328,40 @@ def read_pdf(path: str | Path) -> PdfText:
             reader = PdfReader(str(path))
             if reader.is_encrypted and not reader.decrypt(""):
                 raise ProseError("the PDF is encrypted (password protected)")
-            count = len(reader.pages)
+            # a page tree can list one page many times (90,000 entries in 4 kB): each page
+            # counts once, its text too, so that repeats earn no pages and no words
+            seen: set[tuple[int, int]] = set()
+            distinct = []
+            for page in reader.pages:
+                ref = page.indirect_reference
+                key = (ref.idnum, ref.generation) if ref is not None else None
+                if key is None or key not in seen:
+                    if key is not None:
+                        seen.add(key)
+                    distinct.append(page)
+            count = len(distinct)
+            repeated = len(reader.pages) - count
+            note = (
+                f"the page tree lists {repeated} page(s) more than once (each counted once)"
+                if repeated
+                else ""
+            )
             pages: list[str] = []
             chars, start = 0, time.monotonic()
-            for page in reader.pages:
+            for page in distinct:
                 if len(pages) >= MAX_PDF_PAGES:
                     cut = f"the first {len(pages)} pages read (a limit of the grader)"
-                    return PdfText(pages, count, cut)
+                    return PdfText(pages, count, "; ".join(filter(None, (note, cut))))
                 if chars >= MAX_PDF_CHARS or time.monotonic() - start > MAX_PDF_SECONDS:
                     cut = (
                         f"the first {len(pages)} pages read ({chars} characters in "
                         f"{time.monotonic() - start:.0f} s: a limit of the grader)"
                     )
-                    return PdfText(pages, count, cut)
+                    return PdfText(pages, count, "; ".join(filter(None, (note, cut))))
                 text = page.extract_text() or ""
                 pages.append(text[: MAX_PDF_CHARS - chars])
                 chars += len(pages[-1])
-            return PdfText(pages, count)
+            return PdfText(pages, count, note)
     except ProseError:
         raise
     except Exception as exc:  # pypdf raises many types for malformed files
