@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -34,6 +33,7 @@ from grader.spec import (
     _line_for,
     _line_map,
     _problems,
+    known_timezone,
 )
 
 COURSE_FILE = "course.yaml"
@@ -175,11 +175,7 @@ class Course(Frozen):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Budapest')") from exc
-        return value
+        return known_timezone(value)
 
     @field_validator("student_id_pattern")
     @classmethod

@@ -10,14 +10,11 @@ are removed and reported.
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import fcntl
 import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,7 +32,7 @@ from grader.gitrun import (
     spawn,
 )
 from grader.pinning import CommitInfo
-from grader.results import printable
+from grader.results import file_lock, printable
 from grader.spec import SubmissionLimits
 from grader.tree import remove_tree, walk
 
@@ -64,17 +61,6 @@ def normalize_url(repo: str) -> str:
     return str(path.resolve())
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def mirror_path(url: str, cache_dir: str | Path) -> Path:
     """Where the mirror of a (normalised) URL lives in the cache."""
     key = hashlib.sha256(url.encode("utf-8", "surrogateescape")).hexdigest()[:16]
@@ -99,7 +85,7 @@ def mirror(repo: str, cache_dir: str | Path) -> Path:
     target = mirror_path(url, cache_dir)
     cache = Path(cache_dir)
     hide = (cache.resolve(), cache)
-    with _locked(target):
+    with file_lock(target):
         source = _source(url, target.with_suffix(".local"))
         if (target / "HEAD").exists():
             # a URL: its configured remote (a partial clone keeps its filter); a local copy:

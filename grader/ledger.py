@@ -20,17 +20,16 @@ Pure file handling: no git, no network (``grader.snapshot`` takes the snapshots)
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from grader.results import file_lock
 
 LEDGER_FILE = "ledger.jsonl"
 GENESIS = "0" * 64
@@ -190,22 +189,11 @@ def load_ledger(path: str | Path) -> Ledger:
     return Ledger(path, entries)
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def append(path: str | Path, records: list[dict[str, Any]]) -> list[Entry]:
     """Chain and append ``records`` (entries without ledger/seq/prev/hash); returns them.
     Refuses (LedgerError) to extend a ledger whose chain is already broken."""
     path = Path(path)
-    with _locked(path):
+    with file_lock(path):
         ledger = load_ledger(path)
         ledger_id = ledger.id or uuid.uuid4().hex
         last = ledger.entries[-1].data if ledger.entries else None

@@ -33,6 +33,15 @@ NEPTUN_RE = re.compile(r"^[A-Z0-9]{6}$")
 ID_RE = r"^[a-z0-9][a-z0-9_.-]*$"
 
 
+def known_timezone(value: str) -> str:
+    """``value`` when it names an IANA time zone; ValueError (a validation message) else."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Budapest')") from exc
+    return value
+
+
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -230,11 +239,7 @@ class AssignmentSpec(Frozen):
     @field_validator("timezone")
     @classmethod
     def _zone_exists(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Budapest')") from exc
-        return value
+        return known_timezone(value)
 
     @field_validator("extensions")
     @classmethod
