@@ -232,6 +232,7 @@ def main() -> None:
     parser.add_argument("--no-nbgrader", action="store_true")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="bench-nbtests-"))
+    base.chmod(0o755)  # the sandbox dir below it must be reachable by the sandbox uids
     os.environ.setdefault("GRADER_INSTRUCTOR_DIR", str(base / "no-instructor-data"))
     (base / "no-instructor-data").mkdir()
     os.environ.setdefault("GRADER_CACHE", str(base / "cache"))
