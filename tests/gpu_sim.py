@@ -211,3 +211,19 @@ def bare_python(folder: Path) -> Path:
             check=True, capture_output=True,
         )  # fmt: skip
     return folder / "bin" / "python"
+
+
+SIM_UUID0 = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
+
+
+def one_gpu_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> NvidiaSim:
+    """A simulated host with one H100 and a fake libcuda, its own GPU locks and a fresh
+    run queue (what the rerun and tests checks lease from)."""
+    from grader.checks import rerun as rerun_check
+
+    sim = NvidiaSim(tmp_path / "host", monkeypatch)
+    sim.add_gpu(0, SIM_UUID0)
+    sim.install_libcuda()
+    monkeypatch.setenv("GRADER_LOCK_DIR", str(tmp_path / "locks"))  # GPU locks of this host
+    monkeypatch.setattr(rerun_check, "_QUEUE", None)  # the queue of this simulated host
+    return sim

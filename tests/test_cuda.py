@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.checks import rerun as rerun_check
 from grader.cli import app
 from grader.results import read_result
 from grader.sandbox import BubblewrapSandbox, Limits
@@ -20,10 +19,10 @@ from grader.sandbox.cuda import driver_library_dirs, judge, torch_problem
 from grader.sandbox.gpu import GpuDevice, detect_gpus
 from grader.sandbox.workspace import discard_workdir, prepare_workdir
 from grader.testing import git_save, make_bare
-from tests.gpu_sim import H100, NvidiaSim, bare_python
+from tests.gpu_sim import H100, SIM_UUID0, NvidiaSim, bare_python, one_gpu_host
 
 needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason=str(bwrap_problem()))
-UUID0 = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
+UUID0 = SIM_UUID0
 DEVICE = GpuDevice(0, H100, "550.54.15", 81559, UUID0)
 GOOD_DRIVER = {
     "loaded": True, "ok": True, "version": 12040, "name": H100, "uuid": UUID0,
@@ -164,11 +163,7 @@ def _grade(tmp_path: Path, gpu: str, python: Path, fake: str = "ok") -> tuple[di
 
 @pytest.fixture
 def gpu_host(tmp_path, monkeypatch) -> NvidiaSim:
-    sim = NvidiaSim(tmp_path / "host", monkeypatch)
-    sim.add_gpu(0, UUID0)
-    sim.install_libcuda()
-    monkeypatch.setenv("GRADER_LOCK_DIR", str(tmp_path / "locks"))  # GPU locks of this host
-    monkeypatch.setattr(rerun_check, "_QUEUE", None)  # the queue of this simulated host
+    sim = one_gpu_host(tmp_path, monkeypatch)
     return sim
 
 

@@ -121,15 +121,20 @@ def test_two_values_for_one_date_go_to_a_human_with_both_places(tmp_path: Path) 
     assert "8.3" in manual["detail"] and "9.9" in manual["detail"]
 
 
-@pytest.mark.parametrize("name", ["out.json", "grader-result.json"])
-def test_the_graders_own_json_output_is_never_student_work(tmp_path: Path, name: str) -> None:
-    work = tmp_path / "work"
+def two_predictions(work: Path) -> None:
+    """A student's hw3 with the 1-day and 1-week predictions only (the 1-month one missing)."""
     git_save(work, "HF3", date="2020-10-26T20:00:00+01:00", files={
         "README.md": "# Budapest temperature forecast\n\nRun `python train.py`.\n",
         "train.py": "print('training')\n",
         "data/train.csv": DATA,
         "predictions.csv": "date,prediction\n2020-10-28,9.4\n2020-11-03,10.2\n",
     })  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["out.json", "grader-result.json"])
+def test_the_graders_own_json_output_is_never_student_work(tmp_path: Path, name: str) -> None:
+    work = tmp_path / "work"
+    two_predictions(work)
     runner = CliRunner()
     first = runner.invoke(app, ["check", "hw3-temperature", str(work), "--format", "json"])
     (work / name).write_text(first.stdout, encoding="utf-8")  # `grader check ... > out.json`
@@ -149,12 +154,7 @@ def test_the_graders_own_output_in_any_format_is_never_student_work(
     dates and the numbers around them were read as a 1-month prediction of 3.0 °C."""
     monkeypatch.setenv("COLUMNS", "120")
     work = tmp_path / "work"
-    git_save(work, "HF3", date="2020-10-26T20:00:00+01:00", files={
-        "README.md": "# Budapest temperature forecast\n\nRun `python train.py`.\n",
-        "train.py": "print('training')\n",
-        "data/train.csv": DATA,
-        "predictions.csv": "date,prediction\n2020-10-28,9.4\n2020-11-03,10.2\n",
-    })  # fmt: skip
+    two_predictions(work)
     runner = CliRunner()
     args = ["check", "hw3-temperature", str(work)]
     before = runner.invoke(app, [*args, "--format", "json"])

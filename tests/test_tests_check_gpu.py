@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from grader.checks import rerun as rerun_check
 from grader.cli import app
 from grader.results import read_result
 from grader.sandbox.bwrap import bwrap_available, bwrap_problem
 from grader.testing import build_file_tree, git_save, make_bare
-from tests.gpu_sim import H100, NvidiaSim, bare_python
+from tests.gpu_sim import H100, SIM_UUID0, NvidiaSim, bare_python, one_gpu_host
 
 pytestmark = pytest.mark.skipif(not bwrap_available(), reason=str(bwrap_problem()))
-UUID0 = "GPU-aaaaaaaa-0000-0000-0000-000000000000"
+UUID0 = SIM_UUID0
 
 SPEC = """
 id: gpu-tesztek
@@ -84,11 +83,7 @@ def cuda_eszközök():
 
 @pytest.fixture
 def gpu_host(tmp_path, monkeypatch) -> NvidiaSim:
-    sim = NvidiaSim(tmp_path / "host", monkeypatch)
-    sim.add_gpu(0, UUID0)
-    sim.install_libcuda()
-    monkeypatch.setenv("GRADER_LOCK_DIR", str(tmp_path / "locks"))  # GPU locks of this host
-    monkeypatch.setattr(rerun_check, "_QUEUE", None)  # the queue of this simulated host
+    sim = one_gpu_host(tmp_path, monkeypatch)
     monkeypatch.setenv("GRADER_TESTS_POOL", "0")  # a fresh student process for each test
     return sim
 
