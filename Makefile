@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CORE := $(VENV)/.installed-core
 FULL := $(VENV)/.installed-test
+# pytest-xdist workers for `make test` (0: one process, e.g. to debug); a test module's
+# tests stay on one worker, so a module's expensive fixtures run once
+TEST_WORKERS ?= 2
 
 .PHONY: install install-test system-deps demo test lint format bench clean
 
@@ -35,7 +38,7 @@ demo: install
 test: install-test system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 lint: install-test
 	$(VENV)/bin/ruff check .

@@ -7,7 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from grader.budget import stop_worker
+# Under pytest-xdist every worker gets its own block of sandbox uids (rerun slots, the warm
+# pool): the process limit counts per uid, so two workers sharing one would bound each
+# other's runs. Set before any grader module reads it.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _WORKER.startswith("gw") and _WORKER[2:].isdigit():
+    os.environ["GRADER_SANDBOX_UID"] = str(62000 + 1000 * int(_WORKER[2:]))
+    # xdist hands its workers the controller's terminal width (COLUMNS=80); a plain pytest
+    # run has none, and the CLI's console reads it once, at import
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
+from grader.budget import stop_worker  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
