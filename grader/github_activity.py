@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -65,6 +63,9 @@ def configured() -> bool:
 
 
 def _get(url: str, token: str, timeout: float) -> tuple[Any, str | None]:
+    import urllib.error
+    import urllib.request  # here: http and ssl cost every self-check ~25 ms to import
+
     request = urllib.request.Request(
         url,
         headers={

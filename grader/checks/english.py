@@ -79,7 +79,7 @@ class EnglishCheck(Check):
     @classmethod
     def warm_up(cls) -> None:
         lang.detector()
-        prose_warm_up()
+        prose_warm_up(pdf=False)  # most submissions have no PDF; read_pdf imports it
 
     def run(self, ctx: CheckContext, args: EnglishArgs) -> CheckOutcome:
         language = (args.language or ctx.spec.language.language).lower()
