@@ -199,13 +199,20 @@ def test_a_killed_batch_leaves_its_leftovers_under_one_root_that_the_next_cleans
     env = {**os.environ, "GRADER_SANDBOX_DIR": str(base), "TMPDIR": str(tmpdir)}
     argv = [GRADER, "batch", str(spec_path), "--roster", str(rows), "--out", str(tmp_path / "o"),
             "--no-progress", "--rerun", "smoke"]  # fmt: skip
-    proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    said = tmp_path / "batch-output.txt"
+    with said.open("wb") as output:
+        proc = subprocess.Popen(argv, env=env, start_new_session=True, stdout=output,
+                                stderr=subprocess.STDOUT)  # fmt: skip
+    started = time.monotonic()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not list(base.glob("run-*/work/run.py")):
+        while time.monotonic() < started + 60 and not list(base.glob("run-*/work/run.py")):
             time.sleep(0.2)
-        assert list(base.glob("run-*")), "the rerun never started"
+        waited = time.monotonic() - started
+        assert list(base.glob("run-*")), (
+            f"the rerun never started within {waited:.0f} s; the batch said:\n"
+            + said.read_text(errors="replace")[-3000:]
+            + f"\nlocks: {sorted(p.name for p in Path(os.environ['GRADER_LOCK_DIR']).iterdir())}"
+        )
         time.sleep(1.0)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # kill -9 of the whole batch
