@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -337,6 +339,28 @@ def test_cli_batch_end_to_end(tmp_path: Path, spec_file: Path) -> None:
     assert "1 pass, 0 fail, 1 error" in first.output and "repository not found" in first.output
     second = CliRunner().invoke(app, [*args, "--cache", str(tmp_path / "m")])
     assert "from cache │ 2" in second.output
+
+
+def test_a_tmpdir_too_long_for_a_socket_still_grades_the_class(
+    tmp_path: Path, spec_file: Path
+) -> None:
+    """The local pool's fork server listens on a Unix socket under TMPDIR (107 bytes at
+    most). Before: a Slurm job's or a test's long TMPDIR stopped the whole batch with
+    "cannot write the results: AF_UNIX path too long"."""
+    students = make_class(tmp_path / "class", kinds=["good"])
+    roster = write_roster(tmp_path / "roster.csv", students)
+    long_tmp = tmp_path / ("tmp-" + "x" * 100)
+    long_tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(long_tmp), "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("grader")), "batch", str(spec_file), "--roster",
+         str(roster), "--out", str(tmp_path / "out"), "--no-progress", "--rerun", "none"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "AF_UNIX" not in done.stdout + done.stderr
+    result = json.loads((tmp_path / "out" / students[0].neptun / "result.json").read_text())
+    assert result["checks"] and not result.get("error")
 
 
 def payload_for(spec_file: Path, repo: str, tmp_path: Path) -> dict:

@@ -334,6 +334,29 @@ def test_a_sandboxed_process_that_never_starts_is_the_environment_not_a_zero(
     )
 
 
+def test_a_sandbox_dir_too_long_for_a_socket_is_the_environment_and_says_what_to_set(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tests talk to the student's process over a Unix socket in GRADER_SANDBOX_DIR; a
+    socket path holds 107 bytes. Before: "the check could not finish: OSError: AF_UNIX path
+    too long", an error charged to the submission, with its staging folders left behind."""
+    sandbox_dir = course / ("sandbox-" + "x" * 90)
+    monkeypatch.setenv("GRADER_SANDBOX_DIR", str(sandbox_dir))
+    repo = student_repo(course / "hosszú", threshold=0.0)
+    out = course / "graded"
+    done = CliRunner().invoke(
+        app,
+        ["grade", str(course / "spec" / "mini.yaml"), "--repo", str(make_bare(repo)),
+         "--student", "ABC123", "--out", str(out)],
+    )  # fmt: skip
+    assert done.exit_code == 1, done.output  # not graded
+    check = json.loads((out / "ABC123" / "result.json").read_text())["checks"][0]
+    assert check["status"] == "environment" and check["points"] == 0, check["message"]
+    assert "set GRADER_SANDBOX_DIR to a shorter folder" in check["message"]
+    left = [p.name for p in sandbox_dir.iterdir() if p.name.startswith(("stage-", "run-"))]
+    assert left == []
+
+
 RERUN_SPEC = """
 id: mini-trained
 title: A model the grader trains

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing
+import multiprocessing.util
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -67,6 +69,31 @@ class Executor(Protocol):
     def close(self, cancel: bool = False) -> None: ...
 
 
+# a Unix socket's path holds 107 bytes on Linux (104 on macOS); the fork server listens on
+# TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX, 33 more than TMPDIR
+SOCKET_PATH_MAX = 104
+_MP_SUFFIX = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
+SHORT_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def short_mp_temp_dir() -> str:
+    """multiprocessing's folder for its sockets, made where the fork server's socket path
+    fits: TMPDIR when it is short enough, else the first of SHORT_TEMP_DIRS that can be
+    written (a Slurm job's or a test's TMPDIR can be longer than a socket path). Python
+    3.11 fails there with "AF_UNIX path too long"."""
+    base = tempfile.gettempdir()
+    if len(os.fsencode(base)) + _MP_SUFFIX < SOCKET_PATH_MAX:
+        return multiprocessing.util.get_temp_dir()
+    for short in SHORT_TEMP_DIRS:
+        if os.path.isdir(short) and os.access(short, os.W_OK | os.X_OK):
+            saved, tempfile.tempdir = tempfile.tempdir, short
+            try:  # multiprocessing keeps the folder it makes for the rest of the process
+                return multiprocessing.util.get_temp_dir()
+            finally:
+                tempfile.tempdir = saved
+    return multiprocessing.util.get_temp_dir()
+
+
 class LocalExecutor:
     """A pool of ``jobs`` worker processes, forked from a clean fork server that has the
     grader imported already (fast to start; no thread state of the batch is forked)."""
@@ -80,6 +107,7 @@ class LocalExecutor:
 
     def _start(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:  # started on the first job: an unchanged regrade needs none
+            short_mp_temp_dir()  # before the fork server makes its socket there
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(["grader.batch.worker"])
             self._pool = cf.ProcessPoolExecutor(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox
+from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox, SandboxError
 from grader.sandbox.envs import interpreter_mounts
 from grader.sandbox.process import processes_of_uid
 from grader.sandbox.session import cache_mounts, python_shim
@@ -76,7 +76,17 @@ class StudentProcess:
         shutil.copyfile(SERVER, channel / "student_server.py")
         os.chmod(channel / "student_server.py", 0o644)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(str(channel / "s"))
+        try:
+            self.listener.bind(str(channel / "s"))
+        except OSError as exc:  # the grader's set-up, never the student's doing
+            self.listener.close()
+            shutil.rmtree(self.session, ignore_errors=True)
+            discard_workdir(self.work)
+            raise SandboxError(
+                f"cannot make the tests' socket {channel / 's'} ({exc.strerror or exc}): a "
+                "Unix socket path has at most 107 bytes; set GRADER_SANDBOX_DIR to a shorter "
+                "folder"
+            ) from None
         os.chmod(channel / "s", 0o666)
         self.listener.listen(1)
         self.conn: socket.socket | None = None
