@@ -114,3 +114,14 @@ def test_no_sandbox_fails_an_instructor_spec(tmp_path, host, monkeypatch):
     result = doctor(spec(tmp_path, "none"), "--no-self-test")
     assert result.exit_code == 1
     assert "FAIL sandbox bubblewrap is not installed (needed)" in " ".join(result.output.split())
+
+
+def test_a_sandbox_folder_too_long_for_the_tests_socket_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_SANDBOX_DIR", str(tmp_path / ("sandbox-" + "x" * 60)))
+    (finding,) = doctor_module.check_socket_paths()
+    assert finding.status == "warn" and "set GRADER_SANDBOX_DIR to a shorter folder" in (
+        finding.message
+    )
+    monkeypatch.setenv("GRADER_SANDBOX_DIR", "/tmp/gs")
+    (finding,) = doctor_module.check_socket_paths()
+    assert finding.status == "ok"

@@ -25,6 +25,7 @@ from grader.sandbox.gpu_state import device_state
 from grader.sandbox.plain import PlainSandbox
 from grader.sandbox.queue import SYSTEM_LOCK_DIRS, RunQueue, default_lock_dir
 from grader.sandbox.rerun_device import check_device
+from grader.sandbox.student_process import CHANNEL_SUFFIX, SOCKET_PATH_MAX, channel_fits
 from grader.sandbox.workspace import sandbox_base
 
 GiB = 1024**3
@@ -194,6 +195,20 @@ def check_locks(lock_dir: Path) -> list[Finding]:
     return [Finding("locks", status, f"rerun locks in {lock_dir} ({where})")]
 
 
+def check_socket_paths() -> list[Finding]:
+    """The tests check talks to the student's process over a Unix socket under the sandbox
+    folder (107 bytes at most); the batch's fork server uses one under TMPDIR."""
+    base = sandbox_base()
+    if not channel_fits(base):
+        return [Finding(
+            "sandbox", "warn",
+            f"the sandbox folder {base} is too long for the tests' socket ({len(str(base))} "
+            f"characters, at most {SOCKET_PATH_MAX - CHANNEL_SUFFIX}): instructor tests would "
+            "be 'not graded (environment)'; set GRADER_SANDBOX_DIR to a shorter folder",
+        )]  # fmt: skip
+    return [Finding("sandbox", "ok", f"sandbox folder {base} fits the tests' socket path")]
+
+
 def check_disk() -> list[Finding]:
     found = []
     for label, path in (("sandbox work dirs", sandbox_base()), ("temporary files", Path("/tmp"))):
@@ -215,4 +230,4 @@ def diagnose(needs: Needs, self_test: bool = True) -> list[Finding]:
     findings = check_sandbox(needs) + check_cgroup(needs) + check_gpus(needs, inventory)
     if self_test:
         findings += check_cuda(needs, inventory, lock_dir)
-    return findings + check_locks(lock_dir) + check_disk()
+    return findings + check_locks(lock_dir) + check_socket_paths() + check_disk()

@@ -35,6 +35,16 @@ from grader.sandbox.session import cache_mounts, python_shim
 from grader.sandbox.workspace import discard_workdir, owner_tag, prepare_workdir, sandbox_base
 from grader.tree import NEVER_COPIED, copy_tree
 
+SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path (sun_path, Linux)
+# what the channel adds to GRADER_SANDBOX_DIR: /stage-<pid>-<start>-student-XXXXXXXX/channel/s
+CHANNEL_SUFFIX = len("/stage-4194304-18446744073-student-XXXXXXXX/channel/s")
+
+
+def channel_fits(base: Path) -> bool:
+    """Whether the tests' channel socket fits in a Unix socket path under ``base``."""
+    return len(os.fsencode(str(base))) + CHANNEL_SUFFIX <= SOCKET_PATH_MAX
+
+
 SERVER = Path(__file__).with_name("student_server.py")
 CHANNEL_TARGET = "/grader-channel"
 POOL_UID_OFFSET = 500
