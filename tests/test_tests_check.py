@@ -134,14 +134,15 @@ def self_check(course: Path, repo: Path, *extra: str) -> dict:
     return json.loads((out / "result.json").read_text())["checks"][0]
 
 
-def grade(course: Path, repo: Path) -> dict:
+def grade(course: Path, repo: Path, exit_code: int = 0) -> dict:
+    """`grader grade` of the repo as ABC123: the tests check's result (exit 1: not graded)."""
     out = course / "graded"
     done = CliRunner().invoke(
         app,
         ["grade", str(course / "spec" / "mini.yaml"), "--repo", str(make_bare(repo)),
          "--student", "ABC123", "--out", str(out)],
     )  # fmt: skip
-    assert done.exit_code == 0, done.output
+    assert done.exit_code == exit_code, done.output
     return json.loads((out / "ABC123" / "result.json").read_text())["checks"][0]
 
 
@@ -318,16 +319,7 @@ def test_a_sandboxed_process_that_never_starts_is_the_environment_not_a_zero(
         )
 
     monkeypatch.setattr(student_process.StudentProcess, "wait_ready", never_ready)
-    repo = student_repo(course / "jó", threshold=0.0)
-    out = course / "graded"
-    done = CliRunner().invoke(
-        app,
-        ["grade", str(course / "spec" / "mini.yaml"), "--repo", str(make_bare(repo)),
-         "--student", "ABC123", "--out", str(out)],
-    )  # fmt: skip
-    assert done.exit_code == 1, done.output  # not graded
-    result = json.loads((out / "ABC123" / "result.json").read_text())
-    check = result["checks"][0]
+    check = grade(course, student_repo(course / "jó", threshold=0.0), exit_code=1)
     assert check["status"] == "environment" and check["points"] == 0
     assert (
         "did not start" in check["message"] and "ended before the tests began" in check["message"]
@@ -342,15 +334,7 @@ def test_a_sandbox_dir_too_long_for_a_socket_is_the_environment_and_says_what_to
     too long", an error charged to the submission, with its staging folders left behind."""
     sandbox_dir = course / ("sandbox-" + "x" * 90)
     monkeypatch.setenv("GRADER_SANDBOX_DIR", str(sandbox_dir))
-    repo = student_repo(course / "hosszú", threshold=0.0)
-    out = course / "graded"
-    done = CliRunner().invoke(
-        app,
-        ["grade", str(course / "spec" / "mini.yaml"), "--repo", str(make_bare(repo)),
-         "--student", "ABC123", "--out", str(out)],
-    )  # fmt: skip
-    assert done.exit_code == 1, done.output  # not graded
-    check = json.loads((out / "ABC123" / "result.json").read_text())["checks"][0]
+    check = grade(course, student_repo(course / "hosszú", threshold=0.0), exit_code=1)
     assert check["status"] == "environment" and check["points"] == 0, check["message"]
     assert "set GRADER_SANDBOX_DIR to a shorter folder" in check["message"]
     left = [p.name for p in sandbox_dir.iterdir() if p.name.startswith(("stage-", "run-"))]
