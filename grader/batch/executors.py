@@ -35,6 +35,7 @@ from typing import Any, Protocol
 
 from grader.batch.worker import die_with_parent, grade_payload
 from grader.extras import require
+from grader.sandbox.base import SOCKET_PATH_MAX
 
 Done = list[tuple[dict[str, Any], dict[str, Any] | BaseException]]
 
@@ -69,9 +70,7 @@ class Executor(Protocol):
     def close(self, cancel: bool = False) -> None: ...
 
 
-# a Unix socket's path holds 107 bytes on Linux (104 on macOS); the fork server listens on
-# TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX, 33 more than TMPDIR
-SOCKET_PATH_MAX = 104
+# the fork server listens on TMPDIR/pymp-XXXXXXXX/listener-XXXXXXXX, 33 bytes more
 _MP_SUFFIX = len("/pymp-XXXXXXXX/listener-XXXXXXXX")
 SHORT_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 
@@ -82,7 +81,7 @@ def short_mp_temp_dir() -> str:
     written (a Slurm job's or a test's TMPDIR can be longer than a socket path). Python
     3.11 fails there with "AF_UNIX path too long"."""
     base = tempfile.gettempdir()
-    if len(os.fsencode(base)) + _MP_SUFFIX < SOCKET_PATH_MAX:
+    if len(os.fsencode(base)) + _MP_SUFFIX <= SOCKET_PATH_MAX:
         return multiprocessing.util.get_temp_dir()
     for short in SHORT_TEMP_DIRS:
         if os.path.isdir(short) and os.access(short, os.W_OK | os.X_OK):

@@ -13,6 +13,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 MiB = 1024 * 1024
 TASKS_PER_PROCESS = 16  # threads per allowed process (torch's pools, data loaders)
+# bytes of a Unix socket's path: sun_path holds 108 on Linux and 104 on macOS, NUL included
+SOCKET_PATH_MAX = 103
 
 
 class SandboxError(Exception):

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.base import Limits, Sandbox, SandboxError
+from grader.sandbox.base import SOCKET_PATH_MAX, Limits, Sandbox, SandboxError
 from grader.sandbox.bwrap import DEFAULT_UID, BubblewrapSandbox, bwrap_problem, bwrap_version
 from grader.sandbox.cgroup import Cgroup, unbounded_gpu_words
 from grader.sandbox.cuda import driver_library_dirs
@@ -25,7 +25,7 @@ from grader.sandbox.gpu_state import device_state
 from grader.sandbox.plain import PlainSandbox
 from grader.sandbox.queue import SYSTEM_LOCK_DIRS, RunQueue, default_lock_dir
 from grader.sandbox.rerun_device import check_device
-from grader.sandbox.student_process import CHANNEL_SUFFIX, SOCKET_PATH_MAX, channel_fits
+from grader.sandbox.student_process import CHANNEL_SUFFIX, channel_fits
 from grader.sandbox.workspace import sandbox_base
 
 GiB = 1024**3

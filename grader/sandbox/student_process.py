@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox.base import Limits, Mount, RunOutput, Sandbox, SandboxError
+from grader.sandbox.base import SOCKET_PATH_MAX, Limits, Mount, RunOutput, Sandbox, SandboxError
 from grader.sandbox.envs import interpreter_mounts
 from grader.sandbox.process import processes_of_uid
 from grader.sandbox.session import cache_mounts, python_shim
 from grader.sandbox.workspace import discard_workdir, owner_tag, prepare_workdir, sandbox_base
 from grader.tree import NEVER_COPIED, copy_tree
 
-SOCKET_PATH_MAX = 107  # bytes in a Unix socket's path (sun_path, Linux)
 # what the channel adds to GRADER_SANDBOX_DIR: /stage-<pid>-<start>-student-XXXXXXXX/channel/s
 CHANNEL_SUFFIX = len("/stage-4194304-18446744073-student-XXXXXXXX/channel/s")
 
@@ -75,6 +74,12 @@ class StudentProcess:
         self.started = time.monotonic()
         self.stack = ExitStack()  # a pool lease, when the pool started it
         self.pooled = False
+        if not channel_fits(sandbox_base()):  # the grader's set-up, never the student's doing
+            raise SandboxError(
+                f"the sandbox folder {sandbox_base()} is too long for the tests' socket (a "
+                f"Unix socket path has at most {SOCKET_PATH_MAX} bytes); set "
+                "GRADER_SANDBOX_DIR to a shorter folder"
+            )
         # "stage-<owner>-": a leftover of a killed grader is removed by the next one
         self.session = Path(
             tempfile.mkdtemp(prefix=f"stage-{owner_tag()}-student-", dir=sandbox_base())
@@ -86,17 +91,7 @@ class StudentProcess:
         shutil.copyfile(SERVER, channel / "student_server.py")
         os.chmod(channel / "student_server.py", 0o644)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            self.listener.bind(str(channel / "s"))
-        except OSError as exc:  # the grader's set-up, never the student's doing
-            self.listener.close()
-            shutil.rmtree(self.session, ignore_errors=True)
-            discard_workdir(self.work)
-            raise SandboxError(
-                f"cannot make the tests' socket {channel / 's'} ({exc.strerror or exc}): a "
-                "Unix socket path has at most 107 bytes; set GRADER_SANDBOX_DIR to a shorter "
-                "folder"
-            ) from None
+        self.listener.bind(str(channel / "s"))
         os.chmod(channel / "s", 0o666)
         self.listener.listen(1)
         self.conn: socket.socket | None = None
